@@ -1,0 +1,6 @@
+export * from './types';
+export * from './load';
+export * from './graph';
+export { checkHostKey, fingerprint } from './hostkey';
+export { checkCidr } from './cidr';
+export { metroOf, REGIONS } from './regions';

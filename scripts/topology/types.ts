@@ -1,0 +1,127 @@
+/**
+ * The topology model: the one typed shape every part of tandem works from.
+ * It is produced only by `loadTopology` / `parseTopology` (./load.ts), which validate the
+ * stack config and report every problem at once; nothing else should build one by hand
+ * except tests.
+ */
+
+export const PROVIDERS = ['aws', 'azure', 'offcloud'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export const ROLES = ['master', 'mirror'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const FAILOVER_MODES = ['hot', 'warm', 'cold'] as const;
+/**
+ * hot: running, mirroring continuously, may take over at once.
+ * warm: running, mirroring (continuously or on an interval), platform stopped.
+ * cold: powered off; synced when it boots or resumes, started on failover.
+ */
+export type FailoverMode = (typeof FAILOVER_MODES)[number];
+
+export interface ServiceSpec {
+  /** Shell command that starts the trading platform on a host. */
+  readonly start: string;
+  /** Shell command that stops it. */
+  readonly stop: string;
+  /** TCP port that answers when the platform is up. */
+  readonly healthPort: number;
+}
+
+export interface DnsSpec {
+  /** Hosted zone, e.g. `example.com`. */
+  readonly zone: string;
+  /** Record users connect to, inside the zone, e.g. `trade.acme.example.com`. */
+  readonly name: string;
+  /** TTL of the failover records in seconds. @default 30 */
+  readonly ttl: number;
+}
+
+/** Lab-only settings of a site; ignored by the cloud programs. */
+export interface LabSiteSpec {
+  /** Cap on this site's link to the rest of the lab, in Mbit/s (tc tbf). @default no cap */
+  readonly linkMbit?: number;
+  /** Size of the data directory in MiB (a size-capped mount). @default 1024 */
+  readonly diskMb?: number;
+}
+
+interface SiteBase {
+  /** Unique, lowercase: `[a-z][a-z0-9-]*`, at most 20 characters. */
+  readonly name: string;
+  readonly provider: Provider;
+  /** Index in `sites` of the stack config, so messages can point at the source. */
+  readonly index: number;
+  /** Instance size (AWS instance type / Azure VM size). @default provider default, see DEFAULT_SIZES */
+  readonly size: string;
+  /** Data volume size in GiB. @default 100 */
+  readonly diskGb: number;
+  /** AWS region or Azure location; `null` for offcloud sites. */
+  readonly region: string | null;
+  /** Off-cloud only: the address tandem reaches the host at. */
+  readonly address: string | null;
+  /** Off-cloud only: the host's public key, `ssh-ed25519 AAAA...`, pinned. */
+  readonly hostKey: string | null;
+  /** SSH user with sudo rights. @default "ubuntu" on AWS, "tandem-admin" on Azure; required off-cloud */
+  readonly user: string;
+  /** SSH port. @default 22 */
+  readonly sshPort: number;
+  readonly lab: LabSiteSpec;
+}
+
+export interface MasterSite extends SiteBase {
+  readonly role: 'master';
+}
+
+export interface MirrorSite extends SiteBase {
+  readonly role: 'mirror';
+  /** @default 'warm' */
+  readonly failover: FailoverMode;
+  /** 0 = continuous (default); > 0 = sync every N seconds. */
+  readonly syncIntervalS: number;
+  /** Name of the site this mirror receives from; `null` = straight from the master. */
+  readonly relayVia: string | null;
+  /** Cap on this mirror's inbound sync traffic in Mbit/s; `null` = no cap. */
+  readonly bandwidthMbit: number | null;
+}
+
+export type Site = MasterSite | MirrorSite;
+
+export interface Topology {
+  /** `[a-z0-9-]+`; the stack/customer name. */
+  readonly customer: string;
+  /** Absolute path of what is mirrored. */
+  readonly dataDir: string;
+  /** Glob patterns (rsync filter syntax) left out of mirroring. @default [] */
+  readonly exclude: readonly string[];
+  readonly service: ServiceSpec;
+  /** CIDRs allowed to SSH in. */
+  readonly adminCidrs: readonly string[];
+  /** Explicit opt-in to SSH open to the world. @default false */
+  readonly allowOpenSsh: boolean;
+  readonly dns: DnsSpec | null;
+  readonly sites: readonly Site[];
+}
+
+/** One feed edge: `from` sends to `to`. */
+export interface FeedEdge {
+  readonly from: string;
+  readonly to: string;
+}
+
+export const DEFAULT_SIZES: Readonly<Record<Provider, string>> = {
+  aws: 'c6i.large',
+  azure: 'Standard_D2s_v5',
+  offcloud: 'n/a',
+};
+
+export const DEFAULT_USERS: Readonly<Record<Exclude<Provider, 'offcloud'>, string>> = {
+  aws: 'ubuntu',
+  azure: 'tandem-admin',
+};
+
+/** A problem found in a stack config. `path` is the field path, e.g. `sites[2].region`. */
+export interface Issue {
+  readonly severity: 'error' | 'warning';
+  readonly path: string;
+  readonly message: string;
+}
