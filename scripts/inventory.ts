@@ -59,4 +59,9 @@ export interface Inventory {
   readonly service: ServiceSpec;
   readonly vip: Vip | null;
   readonly hosts: readonly InventoryHost[];
+  /**
+   * Private key file operations log in with. The lab sets it to its own admin key; for cloud
+   * stacks it is absent and the user's SSH agent or `--identity` is used.
+   */
+  readonly identityFile?: string;
 }

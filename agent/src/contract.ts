@@ -1,0 +1,84 @@
+/**
+ * The contract between the operations side (scripts/agent: install, mirror, status) and the
+ * agent that runs on each host (agent/src, bundled to dist/agent.js). Both import these types;
+ * nothing else crosses the seam.
+ *
+ * On a host (paths fixed so a forced command can name them):
+ *   /var/lib/tandem/agent.js             the bundled agent
+ *   /var/lib/tandem/config.json          AgentConfig, written by install / mirror commands
+ *   /var/lib/tandem/state/               agent state (epoch, offsets, journal); survives upgrades
+ *   /var/lib/tandem/status.json          AgentStatus, rewritten by the running agent
+ *   /var/lib/tandem/.ssh/id_ed25519      this host's sync key (used to feed its children)
+ *
+ * Agent command line (`node /var/lib/tandem/agent.js <cmd>`):
+ *   daemon            long-running: feeds children (master and relays), keeps status.json
+ *   receive           forced command of the restricted sync key: dispatches on
+ *                     SSH_ORIGINAL_COMMAND: "tandem-receive" = frame receiver on stdin/stdout;
+ *                     "rsync --server ..." = rsync confined to dataDir; anything else refused
+ *   status [--json]   prints this host's AgentStatus
+ *   version           prints AGENT_VERSION
+ */
+
+export const AGENT_HOME = '/var/lib/tandem';
+export const AGENT_USER = 'tandem';
+
+export interface AgentChild {
+  readonly site: string;
+  readonly address: string;
+  readonly sshPort: number;
+  /** Pinned host key of the child ("ssh-ed25519 AAAA..."); the agent verifies it. */
+  readonly hostKey: string;
+  /** 0 = continuous; > 0 = batch every N seconds. */
+  readonly syncIntervalS: number;
+  readonly bandwidthMbit: number | null;
+  readonly failover: 'hot' | 'warm' | 'cold';
+}
+
+export interface AgentConfig {
+  readonly version: 1;
+  readonly customer: string;
+  readonly site: string;
+  readonly role: 'master' | 'mirror';
+  /** Raised by every failover; a receiver refuses a sender with an older epoch. */
+  readonly epoch: number;
+  readonly dataDir: string;
+  readonly exclude: readonly string[];
+  /** Site this host receives from (null on the master). */
+  readonly feedFrom: string | null;
+  /** Address of feedFrom, for the restricted key's from= option. */
+  readonly feedFromAddress: string | null;
+  /** Sites this host sends to: a master's direct mirrors, or a relay's children. */
+  readonly children: readonly AgentChild[];
+  /** Mirroring paused entirely (tandem mirror stop) or for listed children (pause). */
+  readonly paused: boolean;
+  readonly pausedChildren: readonly string[];
+}
+
+export interface ChildStatus {
+  readonly site: string;
+  readonly state: 'connecting' | 'seeding' | 'catching-up' | 'in-sync' | 'paused' | 'down' | 'error';
+  /** Bytes changed here that the child has not acknowledged. */
+  readonly bytesBehind: number;
+  /** Seconds between the newest change here and the newest change the child acknowledged. */
+  readonly lagS: number | null;
+  readonly lastAckAt: string | null;
+  readonly lastError: string | null;
+}
+
+export interface AgentStatus {
+  readonly site: string;
+  readonly role: 'master' | 'mirror';
+  readonly epoch: number;
+  readonly agentVersion: string;
+  /** ISO time this status was written; a stale one means the agent is not running. */
+  readonly updatedAt: string;
+  readonly running: boolean;
+  /** Receiving side: master time of the newest change applied here. */
+  readonly lastAppliedChangeAt: string | null;
+  /** Receiving side: age in seconds of the newest applied change at updatedAt. */
+  readonly lagS: number | null;
+  readonly inSync: boolean;
+  readonly lastError: string | null;
+  /** Sending side (master, relays). */
+  readonly children: readonly ChildStatus[];
+}
