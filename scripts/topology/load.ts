@@ -100,6 +100,18 @@ export function parseTopology(text: string, stackName?: string): ParseResult {
   return issues.some((i) => i.severity === 'error') ? { issues } : { topology, issues };
 }
 
+/**
+ * Validates stack config values that are already parsed, as the Pulumi program gets them from
+ * `pulumi.Config` at `pulumi up` time: `{ 'tandem:customer': ..., 'tandem:topology': ... }`.
+ * Same rules and messages as the file path, without line numbers.
+ */
+export function topologyFromConfig(config: Record<string, unknown>, stackName?: string): ParseResult {
+  const v = new Validator(() => undefined, null);
+  const topology = v.run({ config }, stackName);
+  const issues = v.sorted();
+  return issues.some((i) => i.severity === 'error') ? { issues } : { topology, issues };
+}
+
 function countIssues(issues: readonly Issue[]): string {
   const e = issues.filter((i) => i.severity === 'error').length;
   const w = issues.length - e;
