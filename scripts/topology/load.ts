@@ -79,13 +79,13 @@ export function parseTopologyFile(file: string): ParseResult {
  */
 export function parseTopology(text: string, stackName?: string): ParseResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       issues: doc.errors.map((e) => {
         const pos = e.linePos?.[0];
         const where = pos ? `line ${pos.line}, column ${pos.col}` : 'unknown position';
-        const first = e.message.split('\n')[0];
+        const first = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
         return err('yaml', `YAML syntax error at ${where}: ${first}; fix the file's indentation or quoting there`);
       }),
     };
@@ -576,24 +576,6 @@ class Validator {
       if (prev) this.error(`sites[${s.index}].address`, `sites[${s.index}].address "${s.address}" is also the address of "${prev.name}"; two sites on one box are no redundancy — give each its own box`);
       else addrs.set(s.address, s);
     }
-    if (rawMasters.length !== 1 || masters.length !== 1) return;
-    const master = masters[0];
-
-    // Geographic separation: the point of a mirror is to survive what takes the master's site down.
-    const place = (s: Site): string | null =>
-      s.provider === 'offcloud' ? null : (metroOf(s.provider, s.region!) ?? `${s.provider}:${s.region}`);
-    const masterPlace = place(master);
-    const near = (s: Site): boolean => masterPlace !== null && place(s) === masterPlace;
-    if (complete && mirrors.length > 0 && mirrors.every(near)) {
-      for (const m of mirrors) {
-        const same = m.provider === master.provider && m.region === master.region;
-        const why = same
-          ? `is the master's region`
-          : `is in ${masterPlace}, the same metro as the master's ${master.provider} ${master.region}`;
-        this.error(`sites[${m.index}].region`, `sites[${m.index}].region "${m.region}" ${why}; a mirror must be in another region (one in the master's region is allowed only beside one that is not)`);
-      }
-    }
-
     // Relays.
     for (const m of mirrors) {
       if (m.relayVia === null) continue;
@@ -624,12 +606,30 @@ class Validator {
         if (!next) break;
         if (seen.includes(next.name)) {
           if (next.name === m.name) {
-            this.error(`sites[${m.index}].relayVia`, `sites[${m.index}].relayVia forms a cycle (${[...seen, next.name].join(' -> ')}) that never reaches the master "${master.name}"; make one of them receive from the master (remove its relayVia)`);
+            this.error(`sites[${m.index}].relayVia`, `sites[${m.index}].relayVia forms a cycle (${[...seen, next.name].join(' -> ')}) that never reaches the master; make one of them receive from the master (remove its relayVia)`);
           }
           break;
         }
         seen.push(next.name);
         cur = next;
+      }
+    }
+
+    if (rawMasters.length !== 1 || masters.length !== 1) return;
+    const master = masters[0];
+
+    // Geographic separation: the point of a mirror is to survive what takes the master's site down.
+    const place = (s: Site): string | null =>
+      s.provider === 'offcloud' ? null : (metroOf(s.provider, s.region!) ?? `${s.provider}:${s.region}`);
+    const masterPlace = place(master);
+    const near = (s: Site): boolean => masterPlace !== null && place(s) === masterPlace;
+    if (complete && mirrors.length > 0 && mirrors.every(near)) {
+      for (const m of mirrors) {
+        const same = m.provider === master.provider && m.region === master.region;
+        const why = same
+          ? `is the master's region`
+          : `is in ${masterPlace}, the same metro as the master's ${master.provider} ${master.region}`;
+        this.error(`sites[${m.index}].region`, `sites[${m.index}].region "${m.region}" ${why}; a mirror must be in another region (one in the master's region is allowed only beside one that is not)`);
       }
     }
 
