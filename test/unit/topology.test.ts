@@ -442,3 +442,14 @@ describe('properties', () => {
     );
   });
 });
+
+describe('docs/topology.md', () => {
+  // Error messages send users to this list; it must name every region the validator accepts.
+  it('lists every region the validator knows, with its metro', () => {
+    const { AWS_REGIONS, AZURE_LOCATIONS } = require('../../scripts/topology/regions');
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'topology.md'), 'utf8');
+    for (const [r, metro] of Object.entries({ ...AWS_REGIONS, ...AZURE_LOCATIONS })) {
+      expect(doc).toContain(`| \`${r}\` | ${metro} |`);
+    }
+  });
+});
