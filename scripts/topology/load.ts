@@ -132,7 +132,7 @@ function err(p: string, message: string): Issue {
 
 const TOP_KEYS = ['config', 'encryptionsalt', 'secretsprovider', 'encryptedkey'];
 const TANDEM_KEYS = ['tandem:customer', 'tandem:topology'];
-const TOPOLOGY_KEYS = ['dataDir', 'exclude', 'service', 'adminCidrs', 'allowOpenSsh', 'dns', 'sites'];
+const TOPOLOGY_KEYS = ['dataDir', 'exclude', 'service', 'adminCidrs', 'allowOpenSsh', 'adminKeys', 'dns', 'sites'];
 const SERVICE_KEYS = ['start', 'stop', 'healthPort'];
 const DNS_KEYS = ['zone', 'name', 'ttl'];
 const SITE_KEYS = [
@@ -265,17 +265,21 @@ class Validator {
     const service = this.service(t.service);
     const allowOpenSsh = this.bool(t, 'allowOpenSsh', false);
     const adminCidrs = this.adminCidrs(t.adminCidrs, allowOpenSsh);
+    const adminKeys = this.adminKeys(t.adminKeys);
     const dns = this.dns(t.dns);
     const parsed = this.sites(t.sites, yp);
     if (parsed) this.crossChecks(parsed.sites, parsed.raw, parsed.complete);
+    if (adminKeys && adminKeys.length === 0 && parsed?.sites.some((s) => s.provider !== 'offcloud')) {
+      this.warn('adminKeys', `adminKeys is empty: nobody could log in to the cloud hosts \`pulumi up\` creates, so it will refuse; add your public key, e.g. adminKeys: ["ssh-ed25519 AAAA... you@laptop"] (the local lab does not need it)`);
+    }
 
-    if (customer === undefined || dataDir === undefined || !service || !adminCidrs || dns === undefined || !parsed?.complete) {
+    if (customer === undefined || dataDir === undefined || !service || !adminCidrs || !adminKeys || dns === undefined || !parsed?.complete) {
       return undefined;
     }
     // `relayVia: <the master>` means the same as no relayVia; one spelling downstream.
     const masterName = parsed.sites.find((x) => x.role === 'master')?.name;
     const sites = parsed.sites.map((x) => (x.role === 'mirror' && x.relayVia === masterName ? { ...x, relayVia: null } : x));
-    return { customer, dataDir, exclude, service, adminCidrs, allowOpenSsh, dns, sites };
+    return { customer, dataDir, exclude, service, adminCidrs, allowOpenSsh, adminKeys, dns, sites };
   }
 
   private customer(v: unknown, stackName: string | undefined): string | undefined {
@@ -377,6 +381,24 @@ class Validator {
         return;
       }
       out.push(c);
+    });
+    return bad ? undefined : out;
+  }
+
+  private adminKeys(v: unknown): string[] | undefined {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      this.error('adminKeys', `adminKeys ${show(v)} is not a list; write it as a list of public key lines, e.g. ["ssh-ed25519 AAAA... you@laptop"]`);
+      return undefined;
+    }
+    const out: string[] = [];
+    let bad = false;
+    v.forEach((k, i) => {
+      const r = typeof k === 'string' ? checkHostKey(k) : { ok: false as const, why: `${show(k)} is not a key line` };
+      if (!r.ok) {
+        bad = true;
+        this.error(`adminKeys[${i}]`, `adminKeys[${i}] ${r.why}; paste a whole public key line, e.g. the contents of ~/.ssh/id_ed25519.pub`);
+      } else out.push((k as string).trim());
     });
     return bad ? undefined : out;
   }

@@ -98,6 +98,11 @@ export interface Topology {
   readonly adminCidrs: readonly string[];
   /** Explicit opt-in to SSH open to the world. @default false */
   readonly allowOpenSsh: boolean;
+  /**
+   * OpenSSH public keys that may log in as each cloud host's admin user. Needed by `pulumi up`
+   * when the stack has aws or azure sites; the lab and off-cloud boxes do not use it. @default []
+   */
+  readonly adminKeys: readonly string[];
   readonly dns: DnsSpec | null;
   readonly sites: readonly Site[];
 }

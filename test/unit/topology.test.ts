@@ -28,6 +28,7 @@ function base(): Obj {
         exclude: ['*.tmp', 'logs/**'],
         service: { start: 'systemctl start trader', stop: 'systemctl stop trader', healthPort: 8443 },
         adminCidrs: ['203.0.113.0/24'],
+        adminKeys: [`${HOST_KEY} ops@laptop`],
         dns: { zone: 'example.com', name: 'trade.acme.example.com' },
         sites: [
           { name: 'ny', role: 'master', provider: 'aws', region: 'us-east-1', size: 'c6i.xlarge', diskGb: 200 },
@@ -101,10 +102,10 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
     `tandem:customer "Acme" is not allowed; use lowercase letters, digits and '-', starting with a letter or digit, at most 40 characters`,
   ]],
   ['unknown tandem: key', (o) => { o.config['tandem:topolgy'] = {}; }, [
-    `config.tandem:topolgy: unknown key (line 44); did you mean "tandem:topology"?`,
+    `config.tandem:topolgy: unknown key (line 48); did you mean "tandem:topology"?`,
   ]],
   ['unknown top-level key', (o) => { o.confg = {}; }, [
-    `confg: unknown key (line 44); did you mean "config"?`,
+    `confg: unknown key (line 48); did you mean "config"?`,
   ]],
   ['no master', (o) => { topo(o).sites[0].role = 'mirror'; }, [
     `sites has no master; mark exactly one site with role: master`,
@@ -246,13 +247,13 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
     `sites[1].failover "lukewarm" is not allowed; use one of: hot, warm, cold (default warm)`,
   ]],
   ['unknown site key with a typo', (o) => { topo(o).sites[1].relayvia = 'ny'; }, [
-    `sites[1].relayvia: unknown key (line 30); did you mean "relayVia"?`,
+    `sites[1].relayvia: unknown key (line 34); did you mean "relayVia"?`,
   ]],
   ['unknown topology key', (o) => { topo(o).dataDirs = '/x'; }, [
-    `dataDirs: unknown key (line 44); did you mean "dataDir"?`,
+    `dataDirs: unknown key (line 48); did you mean "dataDir"?`,
   ]],
   ['unknown key, nothing close', (o) => { topo(o).sites[1].colour = 'blue'; }, [
-    `sites[1].colour: unknown key (line 30); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, address, hostKey, user, sshPort, lab`,
+    `sites[1].colour: unknown key (line 34); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, address, hostKey, user, sshPort, lab`,
   ]],
   ['relative dataDir', (o) => { topo(o).dataDir = 'srv/trading'; }, [
     `dataDir "srv/trading" is not allowed; use an absolute path below /, e.g. /srv/trading`,
@@ -268,6 +269,12 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
   ]],
   ['customer differs from the file name', (o) => { o.config['tandem:customer'] = 'globex'; }, [
     `tandem:customer "globex" differs from the stack file's name Pulumi.acme.yaml; rename the file to Pulumi.globex.yaml or set tandem:customer to "acme"`,
+  ]],
+  ['admin key that is not a key line', (o) => { topo(o).adminKeys = ['my-laptop-key']; }, [
+    `adminKeys[0] "my-laptop-key" is not a key line (expected "<type> <base64>"); paste a whole public key line, e.g. the contents of ~/.ssh/id_ed25519.pub`,
+  ]],
+  ['admin keys not a list', (o) => { topo(o).adminKeys = HOST_KEY; }, [
+    `adminKeys "${HOST_KEY}" is not a list; write it as a list of public key lines, e.g. ["ssh-ed25519 AAAA... you@laptop"]`,
   ]],
   ['lab link cap zero', (o) => { topo(o).sites[1].lab = { linkMbit: 0 }; }, [
     `sites[1].lab.linkMbit 0 is not allowed; the lab link cap in Mbit/s must be a number from 0.1 to 10000`,
@@ -314,6 +321,14 @@ describe('warnings', () => {
     const r = run(mutate);
     expect(r.errors).toEqual([]);
     expect(r.warnings).toEqual(expected);
+  });
+
+  it('a cloud stack without admin keys is warned about (pulumi up refuses it; the lab does not care)', () => {
+    const r = run((o) => { delete topo(o).adminKeys; });
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([
+      'adminKeys is empty: nobody could log in to the cloud hosts `pulumi up` creates, so it will refuse; add your public key, e.g. adminKeys: ["ssh-ed25519 AAAA... you@laptop"] (the local lab does not need it)',
+    ]);
   });
 
   it('a 5-minute interval on a slow link is not warned about', () => {
