@@ -1,0 +1,5 @@
+export * from './decide';
+export * from './host';
+export * from './ingress';
+export * from './network';
+export * from './snapshots';

@@ -1,0 +1,4 @@
+export * from './backup';
+export * from './decide';
+export * from './host';
+export * from './ingress';

@@ -1,0 +1,2 @@
+export * from './failover';
+export * from './standby';

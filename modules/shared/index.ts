@@ -1,0 +1,4 @@
+export * from './cloud-init';
+export * from './ingress';
+export * from './snapshots';
+export * from './tags';

@@ -1,0 +1,46 @@
+/**
+ * The stack program's body, as a function: `pulumi up` runs it through stacks/index.ts with the
+ * real engine; `tandem plan` and the tests run it on Pulumi's mock runtime.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { Customer } from '../modules/customer';
+import type { Inventory } from '../scripts/inventory';
+import { describeIssues, topologyFromConfig } from '../scripts/topology/load';
+import type { Issue, Topology } from '../scripts/topology/types';
+
+export interface BuildOptions {
+  /** Public keys that may log in as each cloud host's admin user. */
+  readonly adminKeys: pulumi.Input<string[]>;
+  /** Options of the root component (tests and the plan pass transformations here). */
+  readonly opts?: pulumi.ComponentResourceOptions;
+}
+
+export function buildStack(topology: Topology, o: BuildOptions): { customer: Customer; inventory: pulumi.Output<Inventory> } {
+  const customer = new Customer(topology.customer, { topology, adminKeys: o.adminKeys }, o.opts);
+  return { customer, inventory: customer.inventory };
+}
+
+/**
+ * Validates raw stack config values the way `tandem validate` validates the file. Throws one
+ * error listing every problem; returns warnings for the caller to log.
+ */
+export function topologyFromStackConfig(customer: unknown, topology: unknown, stack: string): { topology: Topology; warnings: readonly Issue[] } {
+  const r = topologyFromConfig({ 'tandem:customer': customer, 'tandem:topology': topology }, stack);
+  if (!r.topology) throw new Error(describeIssues(`stack "${stack}"`, r.issues));
+  return { topology: r.topology, warnings: r.issues };
+}
+
+/**
+ * The admin keys come from the topology (`adminKeys`), validated there. A cloud stack without
+ * any would build hosts nobody can log in to; stop before creating anything.
+ */
+export function checkAdminKeys(topology: Topology): string[] {
+  const cloud = topology.sites.filter((s) => s.provider !== 'offcloud').map((s) => s.name);
+  if (cloud.length > 0 && topology.adminKeys.length === 0) {
+    throw new Error(
+      `stack "${topology.customer}": adminKeys is empty, so nobody could log in to ${cloud.join(', ')}; ` +
+        `add your public key under tandem:topology, e.g. adminKeys: ["$(cat ~/.ssh/id_ed25519.pub)"], and check with: tandem validate --stack ${topology.customer}`,
+    );
+  }
+  return [...topology.adminKeys];
+}
