@@ -63,6 +63,8 @@ export interface ChildStatus {
   readonly lagS: number | null;
   readonly lastAckAt: string | null;
   readonly lastError: string | null;
+  /** Bytes of frames this daemon has written to the child's link since it started (always written by agents >= 0.1.0). */
+  readonly bytesSent?: number;
 }
 
 export interface AgentStatus {
@@ -75,10 +77,20 @@ export interface AgentStatus {
   readonly running: boolean;
   /** Receiving side: master time of the newest change applied here. */
   readonly lastAppliedChangeAt: string | null;
-  /** Receiving side: age in seconds of the newest applied change at updatedAt. */
+  /**
+   * Receiving side: seconds between updatedAt and the master time up to which this host holds
+   * every change (while changes flow, the age of the newest applied change; while idle, the
+   * sender's 1 s heartbeat keeps it under ~1 s). Null before the first batch.
+   */
   readonly lagS: number | null;
   readonly inSync: boolean;
   readonly lastError: string | null;
+  /**
+   * 'degraded' when anything needs attention: a child down or refusing (e.g. out of disk),
+   * a receive error here, or the daemon not running where it has children to feed.
+   * Always written by agents >= 0.1.0; optional so older status files still parse.
+   */
+  readonly health?: 'ok' | 'degraded';
   /** Sending side (master, relays). */
   readonly children: readonly ChildStatus[];
 }

@@ -1,0 +1,187 @@
+/**
+ * `agent.js daemon`: on the master and on relays, watches dataDir and feeds every child over
+ * its own link; on every host, keeps status.json current. Re-reads config.json when it
+ * changes (the ops side rewrites it for mirror start/stop/pause) without disturbing links
+ * whose settings did not change.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import type { AgentChild, AgentConfig } from './contract';
+import { HomePaths, errMsg, log, readJson, testTransport, writeFileAtomic } from './env';
+import { Excluder } from './exclude';
+import { COALESCE_MS, ChildLink, Coalescer, Upstream } from './link';
+import { ReceiverState } from './receiver';
+import { buildStatus } from './status';
+import { knownHostsLine } from './transport';
+import { Watcher } from './watcher';
+
+export class Daemon {
+  private config: AgentConfig | null = null;
+  private links = new Map<string, { key: string; link: ChildLink }>();
+  private watcher: Watcher | null = null;
+  private watchKey = '';
+  private error: string | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private reloading = Promise.resolve();
+  private stopped = false;
+  private readonly coalescer = new Coalescer(COALESCE_MS, () => {
+    for (const { link } of this.links.values()) if (link.continuous) link.flush();
+  });
+
+  constructor(
+    private readonly paths: HomePaths,
+    private readonly agentJs: string,
+  ) {}
+
+  async start(): Promise<void> {
+    lowerPriority();
+    fs.mkdirSync(this.paths.stateDir, { recursive: true });
+    await this.reload();
+    this.timers.push(setInterval(() => this.writeStatus(), 1000));
+    // Poll, not fs.watch: the ops side replaces config.json by rename, which fs.watch loses.
+    this.timers.push(setInterval(() => void this.queueReload(), 1000));
+    this.writeStatus();
+  }
+
+  queueReload(): Promise<void> {
+    this.reloading = this.reloading.then(() => this.reload()).catch((e) => {
+      this.error = `config: ${errMsg(e)}`;
+    });
+    return this.reloading;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const { link } of this.links.values()) link.stop('down');
+    this.watcher?.stop();
+    this.writeStatus(false);
+  }
+
+  /** Links by child site (tests and the benchmark read counters from them). */
+  link(site: string): ChildLink | undefined {
+    return this.links.get(site)?.link;
+  }
+
+  private async reload(): Promise<void> {
+    if (this.stopped) return;
+    const raw = readJson<AgentConfig>(this.paths.config);
+    if (!raw) {
+      this.error = `no readable config at ${this.paths.config}`;
+      return;
+    }
+    if (JSON.stringify(raw) === JSON.stringify(this.config)) return;
+    const c = raw;
+    this.config = c;
+    this.error = null;
+    const feeds = c.children.length > 0 && !c.paused;
+    const wk = JSON.stringify([c.dataDir, c.exclude, feeds]);
+    if (wk !== this.watchKey) {
+      for (const { link } of this.links.values()) link.stop('down');
+      this.links.clear();
+      this.watcher?.stop();
+      this.watcher = null;
+      this.watchKey = wk;
+      if (feeds) await this.startWatcher(c);
+    }
+    if (!testTransport()) writeFileAtomic(this.paths.knownHosts, c.children.map((ch) => knownHostsLine(ch)).join('\n') + '\n');
+    const want = new Map<string, AgentChild>(c.children.map((ch) => [ch.site, ch]));
+    for (const [site, { link }] of this.links) {
+      const ch = want.get(site);
+      if (!ch || this.linkKey(c, ch) !== this.links.get(site)!.key || c.paused || c.pausedChildren.includes(site)) {
+        link.stop(ch ? 'paused' : 'down');
+        this.links.delete(site);
+      }
+    }
+    for (const ch of c.children) {
+      if (this.links.has(ch.site) || c.paused || c.pausedChildren.includes(ch.site) || !this.watcher) continue;
+      const link = new ChildLink({
+        child: ch,
+        paths: this.paths,
+        dataDir: c.dataDir,
+        customer: c.customer,
+        site: c.site,
+        epoch: c.epoch,
+        exclude: c.exclude,
+        excluder: new Excluder(c.exclude),
+        agentJs: this.agentJs,
+        upstream: c.role === 'mirror' ? () => this.upstream() : null,
+        kick: this.coalescer.kick,
+      });
+      this.links.set(ch.site, { key: this.linkKey(c, ch), link });
+      link.start();
+    }
+  }
+
+  private linkKey(c: AgentConfig, ch: AgentChild): string {
+    return JSON.stringify([ch, c.epoch, c.customer, c.site, c.dataDir, c.exclude]);
+  }
+
+  private async startWatcher(c: AgentConfig): Promise<void> {
+    const w = new Watcher(fs.realpathSync(c.dataDir), new Excluder(c.exclude));
+    w.on('change', (ch) => {
+      for (const { link } of this.links.values()) link.note(ch.rel, ch.flags, ch.time);
+    });
+    w.on('overflow', () => {
+      for (const { link } of this.links.values()) link.markReconcile();
+    });
+    w.on('exit', (code) => {
+      this.error = `inotifywait exited (${code}); restarting`;
+      log('error', 'daemon: watcher died; restarting it, every child reconciles');
+      this.watchKey = '';
+      this.config = null;
+      setTimeout(() => void this.queueReload(), 1000);
+    });
+    await w.start();
+    this.watcher = w;
+  }
+
+  /** On a relay: the master's clock for what this host has applied. */
+  private upstream(): Upstream {
+    const rs = readJson<ReceiverState>(this.paths.receiverState);
+    const live = !!rs && rs.inSync && Date.now() - rs.updatedAt < 10_000;
+    return { changeTime: rs?.lastAppliedChangeTime ?? null, through: live ? rs!.through : null };
+  }
+
+  writeStatus(running = true): void {
+    try {
+      const rs = readJson<ReceiverState>(this.paths.receiverState);
+      const children = (this.config?.children ?? []).map((ch) => {
+        const l = this.links.get(ch.site)?.link;
+        if (l) return l.status();
+        return { site: ch.site, state: 'paused' as const, bytesBehind: 0, lagS: null, lastAckAt: null, lastError: null, bytesSent: 0 };
+      });
+      const s = buildStatus(this.config, rs, children, running, this.error);
+      writeFileAtomic(this.paths.status, JSON.stringify(s, null, 2) + '\n');
+    } catch (e) {
+      log('warn', 'daemon: cannot write status', { error: errMsg(e) });
+    }
+  }
+}
+
+/** The agent must never compete with the trading platform for CPU or disk. */
+function lowerPriority(): void {
+  try {
+    os.setPriority(0, 10);
+  } catch (e) {
+    log('warn', 'daemon: cannot lower CPU priority', { error: errMsg(e) });
+  }
+  const r = spawnSync('ionice', ['-c3', '-p', String(process.pid)], { stdio: 'ignore' });
+  if (r.error || r.status !== 0) log('info', 'daemon: ionice not applied (missing or not permitted)');
+}
+
+export async function runDaemon(paths: HomePaths, agentJs: string): Promise<number> {
+  const d = new Daemon(paths, agentJs);
+  await d.start();
+  log('info', 'daemon: running', { home: paths.home, pid: process.pid });
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      d.stop();
+      resolve(0);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', () => void d.queueReload());
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * `agent.js receive`: the forced command of the restricted sync key. sshd puts what the
+ * client asked for in SSH_ORIGINAL_COMMAND; we serve exactly two things and refuse the rest.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { AgentConfig } from './contract';
+import { HomePaths, STAGING_DIR, errMsg, log, logToFile, readJson } from './env';
+import { Frame, encode } from './frame';
+import { ReceiverSession } from './receiver';
+
+const RRSYNC_CANDIDATES = ['/usr/bin/rrsync', '/usr/share/doc/rsync/support/rrsync'];
+
+export function runReceive(paths: HomePaths): Promise<number> {
+  logToFile(path.join(paths.logDir, 'receiver.log'));
+  const cmd = (process.env.SSH_ORIGINAL_COMMAND ?? '').trim();
+  const config = readJson<AgentConfig>(paths.config);
+  if (!config) {
+    log('error', 'receive: no readable config; refusing', { config: paths.config });
+    return Promise.resolve(2);
+  }
+  if (cmd === 'tandem-receive') return frameReceiver(paths, config);
+  if (/^rsync --server(\s|$)/.test(cmd)) return Promise.resolve(rsyncServer(cmd, config));
+  log('error', 'receive: refused command', { command: cmd.slice(0, 200) });
+  process.stderr.write(`tandem: this key only runs tandem-receive or rsync into the data dir; refused: ${cmd.slice(0, 100)}\n`);
+  return Promise.resolve(1);
+}
+
+/** rsync confined to dataDir by rsync's own rrsync (write-only: a child never serves reads). */
+function rsyncServer(cmd: string, config: AgentConfig): number {
+  if (/\s--sender(\s|$)/.test(cmd)) {
+    log('error', 'receive: rsync --sender refused (mirrors only receive)', { command: cmd.slice(0, 200) });
+    process.stderr.write('tandem: this key only writes into the data dir; rsync --sender refused\n');
+    return 1;
+  }
+  const rrsync = RRSYNC_CANDIDATES.find((p) => fs.existsSync(p));
+  if (!rrsync) {
+    log('error', 'receive: rrsync not found; install the rsync package (Debian ships /usr/bin/rrsync)');
+    return 1;
+  }
+  try {
+    // --temp-dir must exist before rrsync validates it.
+    fs.mkdirSync(path.join(config.dataDir, STAGING_DIR, 'rsync-tmp'), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    log('error', 'receive: cannot prepare rsync temp dir', { error: errMsg(e) });
+    return 1;
+  }
+  const r = spawnSync(rrsync, ['-wo', config.dataDir], { stdio: 'inherit', env: { ...process.env, SSH_ORIGINAL_COMMAND: cmd } });
+  if (r.error) log('error', 'receive: rrsync failed to start', { error: errMsg(r.error) });
+  return r.status ?? 1;
+}
+
+function takeLock(paths: HomePaths): void {
+  const lock = path.join(paths.stateDir, 'receiver.pid');
+  fs.mkdirSync(paths.stateDir, { recursive: true });
+  const old = Number(fs.existsSync(lock) ? fs.readFileSync(lock, 'utf8') : 0);
+  if (old && old !== process.pid && alive(old)) {
+    // A newer link from the sender wins: the old one is a link the sender already gave up on.
+    log('warn', 'receive: taking over from an older receiver', { pid: old });
+    try {
+      process.kill(old, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    const until = Date.now() + 5000;
+    while (alive(old) && Date.now() < until) spawnSync('sleep', ['0.05']);
+    if (alive(old)) process.kill(old, 'SIGKILL');
+  }
+  fs.writeFileSync(lock, String(process.pid));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function frameReceiver(paths: HomePaths, config: AgentConfig): Promise<number> {
+  return new Promise((resolve) => {
+    takeLock(paths);
+    let done = false;
+    const finish = (code: number): void => {
+      if (done) return;
+      done = true;
+      session.onEnd();
+      resolve(code);
+    };
+    const session = new ReceiverSession({
+      dataDir: config.dataDir,
+      paths,
+      customer: config.customer,
+      configEpoch: config.epoch,
+      role: config.role,
+      send: (f: Frame) => {
+        process.stdout.write(encode(f));
+      },
+      close: (code) => {
+        process.stdin.pause();
+        process.stdout.write('', () => finish(code));
+      },
+    });
+    try {
+      session.recover();
+    } catch (e) {
+      log('error', 'receive: cannot prepare staging / replay journal', { error: errMsg(e) });
+      resolve(2);
+      return;
+    }
+    process.stdin.on('data', (c: Buffer) => session.onData(c));
+    process.stdin.on('end', () => finish(0));
+    process.stdin.on('error', () => finish(0));
+    process.stdout.on('error', () => finish(0));
+    process.on('SIGTERM', () => finish(0));
+    process.on('SIGHUP', () => finish(0));
+  });
+}

@@ -1,0 +1,510 @@
+/**
+ * The receiving side of a link: parses frames from the sender, stages every file of a batch
+ * inside dataDir's filesystem, then publishes the batch through a journal so that after a
+ * crash the mirror is at the whole batch or at none of it. All disk work is synchronous on
+ * purpose: signals (SIGTERM from a newer receiver taking over) are only handled between
+ * frames, so a batch is never interrupted half-applied by anything short of SIGKILL/power
+ * loss, and those are what the journal is for.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { AGENT_VERSION, HomePaths, PROTO_VERSION, STAGING_DIR, errMsg, log, readJson, writeFileAtomic } from './env';
+import { Frame, FrameError, FrameParser, MAX_BODY } from './frame';
+import { PathError, checkRelPath, safeTarget, symlinkStaysInside } from './pathsafe';
+
+export interface ReceiverState {
+  highestEpoch: number;
+  lastSeq: number;
+  /** Master clock (ms) of the newest change applied here. */
+  lastAppliedChangeTime: number | null;
+  /** Master clock (ms) up to which this host is known to hold every change. */
+  through: number | null;
+  inSync: boolean;
+  sender: string | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** Local clock (ms) of the last frame handled; a stale value means no live link. */
+  updatedAt: number;
+}
+
+export const emptyReceiverState = (): ReceiverState => ({
+  highestEpoch: 0,
+  lastSeq: 0,
+  lastAppliedChangeTime: null,
+  through: null,
+  inSync: false,
+  sender: null,
+  lastError: null,
+  lastErrorAt: null,
+  updatedAt: 0,
+});
+
+type Op =
+  | { k: 'rename'; from: string; to: string }
+  | { k: 'append'; from: string; to: string; at: number; len: number }
+  | { k: 'delete'; to: string }
+  | { k: 'mkdir'; to: string; mode: number };
+
+interface Journal {
+  seq: number;
+  changeTime: number;
+  ops: Op[];
+}
+
+export interface ReceiverOptions {
+  dataDir: string;
+  paths: HomePaths;
+  customer: string;
+  /** Epoch from this host's own config; a sender below it is stale. */
+  configEpoch: number;
+  /** A master never receives. */
+  role: 'master' | 'mirror';
+  send: (f: Frame) => void;
+  /** Called once when the link must end (fatal protocol error). */
+  close: (code: number, reason: string) => void;
+  fsync?: boolean;
+  maxBody?: number;
+}
+
+export class ReceiverSession {
+  readonly state: ReceiverState;
+  private readonly parser: FrameParser;
+  private readonly dataDir: string;
+  private readonly staging: string;
+  private hello = false;
+  private closed = false;
+  private ops: Op[] = [];
+  private staged: string[] = [];
+  private batchError: string | null = null;
+  private resend: string[] = [];
+  private appendEnds = new Map<string, number>();
+  private n = 0;
+  private readonly fsync: boolean;
+  /** Test-only (needs a non-default TANDEM_AGENT_HOME): SIGKILL itself mid-batch after N ops. */
+  private readonly crashAfterOps: number;
+
+  constructor(private readonly o: ReceiverOptions) {
+    this.dataDir = fs.realpathSync(o.dataDir);
+    this.staging = path.join(this.dataDir, STAGING_DIR);
+    this.parser = new FrameParser(o.maxBody ?? MAX_BODY);
+    this.state = { ...emptyReceiverState(), ...(readJson<ReceiverState>(o.paths.receiverState) ?? {}) };
+    this.fsync = o.fsync ?? process.env.TANDEM_FSYNC !== '0';
+    const crash = process.env.TANDEM_AGENT_HOME ? process.env.TANDEM_TEST_CRASH_AFTER_OPS : undefined;
+    this.crashAfterOps = crash ? Number(crash) : -1;
+  }
+
+  /** Replays a journal left by a crash, then clears loose staged files. */
+  recover(): void {
+    fs.mkdirSync(this.staging, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.o.paths.stateDir, { recursive: true });
+    const j = readJson<Journal>(this.o.paths.journal);
+    if (j && Array.isArray(j.ops)) {
+      log('warn', 'receiver: replaying journal of an interrupted batch', { seq: j.seq, ops: j.ops.length });
+      const errs = this.applyOps(j.ops);
+      if (errs.length) log('error', 'receiver: journal replay had errors', { errors: errs.slice(0, 5) });
+      this.state.lastAppliedChangeTime = Math.max(this.state.lastAppliedChangeTime ?? 0, j.changeTime || 0) || null;
+      this.state.lastSeq = j.seq;
+      this.saveState();
+    }
+    try {
+      fs.unlinkSync(this.o.paths.journal);
+    } catch {
+      /* none */
+    }
+    for (const name of fs.readdirSync(this.staging)) {
+      if (name.startsWith('rsync-')) continue; // rsync's own temp/partial dirs
+      fs.rmSync(path.join(this.staging, name), { recursive: true, force: true });
+    }
+  }
+
+  /** Feed bytes from the link. Never throws. */
+  onData(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.parser.push(chunk);
+    } catch (e) {
+      this.fatal(e instanceof FrameError ? e.message : `parser: ${errMsg(e)}`);
+      return;
+    }
+    for (const f of frames) {
+      if (this.closed) return;
+      try {
+        this.handle(f);
+      } catch (e) {
+        // Anything unexpected fails the batch, not the process.
+        this.failBatch(`${f.t}: ${errMsg(e)}`);
+      }
+    }
+  }
+
+  /** The sender went away. */
+  onEnd(): void {
+    this.discardStaged();
+    this.state.inSync = false;
+    this.state.updatedAt = Date.now();
+    this.saveState();
+  }
+
+  private handle(f: Frame): void {
+    if (!this.hello) {
+      if (f.t !== 'HELLO') return this.fatal(`first frame must be HELLO, got ${f.t}`);
+      if (this.o.role === 'master') return this.fatal(`this host is the master (epoch ${this.o.configEpoch}); it does not receive from ${f.site}`);
+      if (f.customer !== this.o.customer) return this.fatal(`sender customer ${JSON.stringify(f.customer)} is not this host's ${JSON.stringify(this.o.customer)}`);
+      if (f.proto !== PROTO_VERSION) return this.fatal(`sender speaks protocol ${f.proto}; this agent ${AGENT_VERSION} speaks ${PROTO_VERSION}`);
+      const floor = Math.max(this.state.highestEpoch, this.o.configEpoch);
+      if (f.epoch < floor) return this.fatal(`stale epoch: sender ${f.site} has epoch ${f.epoch}, this host has seen ${floor}; a failover happened since`);
+      this.hello = true;
+      this.state.highestEpoch = f.epoch;
+      this.state.sender = f.site;
+      this.state.updatedAt = Date.now();
+      this.saveState();
+      log('info', 'receiver: link up', { from: f.site, epoch: f.epoch, version: f.version });
+      this.o.send({ t: 'ACK', seq: 0, appliedTime: Date.now() });
+      return;
+    }
+    if (this.batchError && f.t !== 'BATCH_END' && f.t !== 'HEARTBEAT') return; // skip the rest of a failed batch
+    switch (f.t) {
+      case 'HELLO':
+        return this.fatal('HELLO twice');
+      case 'ACK':
+      case 'NAK':
+        return this.fatal(`unexpected ${f.t} from sender`);
+      case 'HEARTBEAT':
+        // through = null: the sender (a relay) is itself not current with the master.
+        if (f.through !== null) this.state.through = Math.max(this.state.through ?? 0, f.through);
+        this.state.inSync = f.through !== null;
+        this.state.updatedAt = Date.now();
+        this.saveState();
+        return;
+      case 'WRITE': {
+        checkRelPath(f.path);
+        const stage = this.stageName();
+        const fd = fs.openSync(stage, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        this.staged.push(stage);
+        try {
+          writeAll(fd, f.body);
+          fs.fchmodSync(fd, f.mode & 0o777);
+          fs.futimesSync(fd, f.mtime / 1000, f.mtime / 1000);
+          if (this.fsync) fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        this.ops.push({ k: 'rename', from: path.basename(stage), to: f.path });
+        this.appendEnds.set(f.path, f.body.length);
+        return;
+      }
+      case 'APPEND':
+        return this.stageAppend(f.path, f.offset, f.body);
+      case 'DELETE':
+        checkRelPath(f.path);
+        this.ops.push({ k: 'delete', to: f.path });
+        this.appendEnds.delete(f.path);
+        return;
+      case 'MKDIR':
+        checkRelPath(f.path);
+        this.ops.push({ k: 'mkdir', to: f.path, mode: f.mode & 0o777 });
+        return;
+      case 'SYMLINK': {
+        checkRelPath(f.path);
+        if (!symlinkStaysInside(this.dataDir, f.path, f.target))
+          throw new PathError(`symlink ${JSON.stringify(f.path)} -> ${JSON.stringify(f.target.slice(0, 200))} points outside dataDir; refused`);
+        const stage = this.stageName();
+        fs.symlinkSync(f.target, stage);
+        this.staged.push(stage);
+        this.ops.push({ k: 'rename', from: path.basename(stage), to: f.path });
+        return;
+      }
+      case 'BATCH_END':
+        return this.endBatch(f.seq, f.changeTime, f.inSync);
+    }
+  }
+
+  private stageAppend(rel: string, offset: number, body: Buffer): void {
+    const comps = checkRelPath(rel);
+    let size = this.appendEnds.get(rel);
+    let target: string | null = null;
+    if (size === undefined) {
+      target = safeTarget(this.dataDir, comps, false);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(target);
+      } catch {
+        this.resend.push(rel);
+        return;
+      }
+      if (!st.isFile()) {
+        this.resend.push(rel);
+        return;
+      }
+      size = st.size;
+    } else if (this.ops.some((op) => op.to === rel && op.k === 'rename')) {
+      // A WRITE of this path is staged in this batch: appending on top is the sender's bug.
+      this.resend.push(rel);
+      return;
+    }
+    const end = offset + body.length;
+    if (size < offset || size > end) {
+      this.resend.push(rel);
+      return;
+    }
+    const overlap = size - offset;
+    if (overlap > 0) {
+      // The sender re-sends a few bytes before its offset (and more after a reconcile): they
+      // must equal what is here, or this file was not append-only and needs a full resend.
+      const fd = fs.openSync(target ?? safeTarget(this.dataDir, comps, false), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        const have = Buffer.alloc(overlap);
+        const n = fs.readSync(fd, have, 0, overlap, offset);
+        if (n !== overlap || !have.equals(body.subarray(0, overlap))) {
+          this.resend.push(rel);
+          return;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    const tail = body.subarray(overlap);
+    this.appendEnds.set(rel, end);
+    if (tail.length === 0) return;
+    const stage = this.stageName();
+    const fd = fs.openSync(stage, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    this.staged.push(stage);
+    try {
+      writeAll(fd, tail);
+      if (this.fsync) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.ops.push({ k: 'append', from: path.basename(stage), to: rel, at: size, len: tail.length });
+  }
+
+  private endBatch(seq: number, changeTime: number, inSync: boolean): void {
+    const resend = this.resend;
+    if (this.batchError) {
+      const error = this.batchError;
+      this.reset();
+      this.recordError(error);
+      this.o.send({ t: 'NAK', seq, error });
+      return;
+    }
+    let errs: string[] = [];
+    const refused = this.preflight(this.ops);
+    if (refused) {
+      this.reset();
+      log('error', 'receiver: batch refused', { seq, error: refused });
+      this.recordError(refused);
+      this.o.send({ t: 'NAK', seq, error: refused });
+      return;
+    }
+    const now = Date.now();
+    const hadOps = this.ops.length > 0;
+    if (hadOps) {
+      const j: Journal = { seq, changeTime, ops: this.ops };
+      try {
+        writeFileAtomic(this.o.paths.journal, JSON.stringify(j), this.fsync);
+        if (this.fsync) fsyncDir(this.o.paths.stateDir);
+      } catch (e) {
+        this.reset();
+        const error = `journal: ${errMsg(e)}`;
+        this.recordError(error);
+        this.o.send({ t: 'NAK', seq, error });
+        return;
+      }
+    }
+    // The journal is the commit point: from here the batch is applied, now or by a replay. The
+    // state goes first so that a relay, which forwards what it sees appear in its dataDir,
+    // stamps the forwarded batch with this batch's master time, not the previous one's.
+    this.state.lastSeq = seq;
+    this.state.updatedAt = now;
+    if (changeTime > 0) this.state.lastAppliedChangeTime = Math.max(this.state.lastAppliedChangeTime ?? 0, changeTime);
+    if (inSync) this.state.through = Math.max(this.state.through ?? 0, changeTime);
+    this.state.inSync = inSync && resend.length === 0;
+    this.state.lastError = null;
+    this.saveState();
+    if (hadOps) {
+      errs = this.applyOps(this.ops);
+      try {
+        fs.unlinkSync(this.o.paths.journal);
+      } catch {
+        /* gone */
+      }
+    }
+    this.reset();
+    if (errs.length) {
+      const error = errs.slice(0, 3).join('; ');
+      this.recordError(error);
+      this.o.send({ t: 'NAK', seq, error });
+      return;
+    }
+    this.o.send(resend.length ? { t: 'ACK', seq, appliedTime: Date.now(), resend } : { t: 'ACK', seq, appliedTime: Date.now() });
+  }
+
+  /**
+   * Checks every op's parent chain before anything is published, so a refused path fails the
+   * whole batch instead of leaving it half applied. A symlink in a chain is allowed only if an
+   * earlier op of the same batch replaces that name.
+   */
+  private preflight(ops: Op[]): string | null {
+    const replaced = new Set<string>();
+    const willBeLink = new Set<string>();
+    for (const op of ops) {
+      const comps = op.to.split('/');
+      for (let i = 1; i < comps.length; i++) {
+        const prefix = comps.slice(0, i).join('/');
+        const link = replaced.has(prefix) ? willBeLink.has(prefix) : isSymlink(path.join(this.dataDir, prefix));
+        if (link) return `${op.k} ${JSON.stringify(op.to).slice(0, 200)}: parent ${JSON.stringify(prefix)} is a symlink; refused`;
+      }
+      replaced.add(op.to);
+      if (op.k === 'rename' && isSymlink(path.join(this.staging, op.from))) willBeLink.add(op.to);
+      else willBeLink.delete(op.to);
+    }
+    return null;
+  }
+
+  /** Publishes ops in order. Idempotent, so a journal replay after a crash is safe. */
+  private applyOps(ops: Op[]): string[] {
+    const errs: string[] = [];
+    const dirs = new Set<string>();
+    let applied = 0;
+    for (const op of ops) {
+      if (applied++ === this.crashAfterOps) process.kill(process.pid, 'SIGKILL');
+      try {
+        const comps = checkRelPath(op.to);
+        const target = safeTarget(this.dataDir, comps, true);
+        dirs.add(path.dirname(target));
+        switch (op.k) {
+          case 'rename': {
+            const from = path.join(this.staging, path.basename(op.from));
+            if (!fs.existsSync(from) && !isSymlink(from)) break; // already published before the crash
+            const st = lstatOrNull(target);
+            if (st?.isDirectory()) fs.rmSync(target, { recursive: true, force: true });
+            fs.renameSync(from, target);
+            break;
+          }
+          case 'append': {
+            const from = path.join(this.staging, path.basename(op.from));
+            if (!fs.existsSync(from)) break;
+            const data = fs.readFileSync(from);
+            const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+            try {
+              // pwrite at the recorded position, not O_APPEND: replaying twice is harmless.
+              let off = 0;
+              while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, op.at + off);
+              if (this.fsync) fs.fsyncSync(fd);
+            } finally {
+              fs.closeSync(fd);
+            }
+            fs.unlinkSync(from);
+            break;
+          }
+          case 'delete': {
+            const st = lstatOrNull(target);
+            if (st?.isDirectory()) fs.rmSync(target, { recursive: true, force: true });
+            else if (st) fs.unlinkSync(target);
+            break;
+          }
+          case 'mkdir': {
+            const st = lstatOrNull(target);
+            if (st && !st.isDirectory()) fs.unlinkSync(target);
+            if (!st || !st.isDirectory()) fs.mkdirSync(target, op.mode);
+            else fs.chmodSync(target, op.mode);
+            break;
+          }
+        }
+      } catch (e) {
+        errs.push(`${op.k} ${JSON.stringify(op.to).slice(0, 200)}: ${errMsg(e)}`);
+      }
+    }
+    if (this.fsync) for (const d of dirs) fsyncDir(d);
+    return errs;
+  }
+
+  private stageName(): string {
+    return path.join(this.staging, `${process.pid}-${Date.now().toString(36)}-${this.n++}`);
+  }
+
+  private failBatch(error: string): void {
+    if (!this.batchError) log('error', 'receiver: batch failed', { error });
+    this.batchError ??= error;
+    this.discardStaged();
+  }
+
+  private discardStaged(): void {
+    for (const s of this.staged) {
+      try {
+        fs.unlinkSync(s);
+      } catch {
+        /* gone */
+      }
+    }
+    this.staged = [];
+    this.ops = [];
+  }
+
+  private reset(): void {
+    this.discardStaged();
+    this.batchError = null;
+    this.resend = [];
+    this.appendEnds.clear();
+  }
+
+  private recordError(error: string): void {
+    this.state.lastError = error;
+    this.state.lastErrorAt = Date.now();
+    this.state.inSync = false;
+    this.saveState();
+  }
+
+  private fatal(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    log('error', 'receiver: closing link', { reason });
+    this.discardStaged();
+    this.recordError(reason);
+    try {
+      this.o.send({ t: 'NAK', seq: -1, error: reason, fatal: true });
+    } catch {
+      /* peer gone */
+    }
+    this.o.close(3, reason);
+  }
+
+  saveState(): void {
+    try {
+      writeFileAtomic(this.o.paths.receiverState, JSON.stringify(this.state));
+    } catch (e) {
+      log('warn', 'receiver: cannot save state', { error: errMsg(e) });
+    }
+  }
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
+function fsyncDir(d: string): void {
+  try {
+    const fd = fs.openSync(d, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function isSymlink(p: string): boolean {
+  return lstatOrNull(p)?.isSymbolicLink() ?? false;
+}

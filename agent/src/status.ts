@@ -1,0 +1,86 @@
+/**
+ * AgentStatus: the daemon writes it every second; `agent.js status` merges it with the
+ * receiver's state (the receiver runs in sshd's process tree, not the daemon's), so a mirror
+ * whose daemon is stopped still reports what it has applied.
+ */
+import * as fs from 'fs';
+import type { AgentConfig, AgentStatus, ChildStatus } from './contract';
+import { AGENT_VERSION, HomePaths, readJson } from './env';
+import { ReceiverState } from './receiver';
+
+/** A receiver that has not heard from its sender for this long is not in sync. */
+export const LINK_STALE_MS = 10_000;
+export const STATUS_STALE_MS = 5_000;
+
+export function buildStatus(
+  config: AgentConfig | null,
+  rs: ReceiverState | null,
+  children: readonly ChildStatus[],
+  running: boolean,
+  daemonError: string | null,
+  now = Date.now(),
+): AgentStatus {
+  const role = config?.role ?? 'mirror';
+  const active = children.filter((c) => c.state !== 'paused');
+  const linkAlive = !!rs && now - rs.updatedAt < LINK_STALE_MS;
+  let inSync: boolean;
+  let lagS: number | null = null;
+  if (role === 'master') inSync = active.every((c) => c.state === 'in-sync');
+  else {
+    inSync = !!rs && rs.inSync && linkAlive && active.every((c) => c.state === 'in-sync');
+    if (rs?.through) lagS = Math.max(0, (now - rs.through) / 1000);
+    else if (rs?.lastAppliedChangeTime) lagS = Math.max(0, (now - rs.lastAppliedChangeTime) / 1000);
+  }
+  const childErr = children.find((c) => c.lastError && (c.state === 'error' || c.state === 'down'));
+  const recvErr = role === 'mirror' && rs?.lastError ? `receiving: ${rs.lastError}` : null;
+  const lastError = daemonError ?? recvErr ?? (childErr ? `${childErr.site}: ${childErr.lastError}` : null);
+  const degraded = !!lastError || children.some((c) => c.state === 'error' || c.state === 'down');
+  return {
+    site: config?.site ?? '',
+    role,
+    epoch: Math.max(config?.epoch ?? 0, rs?.highestEpoch ?? 0),
+    agentVersion: AGENT_VERSION,
+    updatedAt: new Date(now).toISOString(),
+    running,
+    lastAppliedChangeAt: rs?.lastAppliedChangeTime ? new Date(rs.lastAppliedChangeTime).toISOString() : null,
+    lagS: lagS === null ? null : Math.round(lagS * 1000) / 1000,
+    inSync,
+    lastError,
+    health: degraded ? 'degraded' : 'ok',
+    children,
+  };
+}
+
+/** What `agent.js status` prints: the daemon's file if fresh, with the receiver state merged. */
+export function currentStatus(paths: HomePaths, now = Date.now()): AgentStatus {
+  const config = readJson<AgentConfig>(paths.config);
+  const rs = readJson<ReceiverState>(paths.receiverState);
+  const file = readJson<AgentStatus>(paths.status);
+  const fresh = !!file && now - Date.parse(file.updatedAt) < STATUS_STALE_MS && file.running;
+  const children = fresh ? file!.children : (config?.children ?? []).map((c): ChildStatus => ({
+    site: c.site,
+    state: config?.paused || config?.pausedChildren.includes(c.site) ? 'paused' : 'down',
+    bytesBehind: 0,
+    lagS: null,
+    lastAckAt: null,
+    lastError: 'agent daemon not running',
+    bytesSent: 0,
+  }));
+  const daemonError = fresh ? null : config?.children.length ? 'agent daemon not running' : null;
+  return buildStatus(config, rs, children, fresh, daemonError, now);
+}
+
+export function formatStatus(s: AgentStatus): string {
+  const lines = [
+    `${s.site} (${s.role}, epoch ${s.epoch}, agent ${s.agentVersion}): ${(s.health ?? 'ok').toUpperCase()}${s.running ? '' : ', daemon not running'}`,
+  ];
+  if (s.role === 'mirror') lines.push(`  in sync: ${s.inSync ? 'yes' : 'no'}; lag ${s.lagS === null ? '-' : s.lagS.toFixed(3) + ' s'}; newest change applied ${s.lastAppliedChangeAt ?? '-'}`);
+  if (s.lastError) lines.push(`  last error: ${s.lastError}`);
+  for (const c of s.children)
+    lines.push(`  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind} bytes behind${c.lastError ? '; ' + c.lastError : ''}`);
+  return lines.join('\n');
+}
+
+export function statusExists(paths: HomePaths): boolean {
+  return fs.existsSync(paths.status) || fs.existsSync(paths.receiverState);
+}
