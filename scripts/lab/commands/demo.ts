@@ -1,0 +1,15 @@
+import type { Argv, CommandModule } from 'yargs';
+import { readStack, withStackInput, type StackInput } from '../../options';
+import { runDemo } from '../demo';
+import { labAction, out } from './common';
+
+export const command = 'demo [file]';
+export const describe = 'Quick start: bring the stack up as a lab and show every host working (npm run lab)';
+export const builder = (y: Argv) => withStackInput(y);
+
+export async function handler(a: StackInput): Promise<void> {
+  const { topology } = readStack(a.file || a.stack ? a : { stack: 'lab' });
+  await labAction(() => runDemo(topology, out));
+}
+
+export default { command, describe, builder, handler } satisfies CommandModule<object, StackInput>;
