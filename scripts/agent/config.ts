@@ -1,0 +1,92 @@
+/**
+ * The AgentConfig each host gets, decided from the inventory alone (pure: table-tested in
+ * test/ops/config.test.ts). Install, upgrade and the mirror commands all write configs built
+ * here, so a host's config never depends on which command wrote it last.
+ */
+import { createHash } from 'node:crypto';
+import type { AgentChild, AgentConfig } from '../../agent/src/contract';
+import type { Inventory } from '../inventory';
+import { childrenIn, hostOf } from './inventory-check';
+
+/** What the operator controls per host beyond the inventory: the epoch and pauses. */
+export interface MirrorControl {
+  readonly epoch: number;
+  /** Mirroring stopped on this host (it feeds nobody). */
+  readonly paused: boolean;
+  readonly pausedChildren: readonly string[];
+}
+
+/**
+ * A fresh install is paused: the daemon runs and reports status, but moves no data until
+ * `tandem mirror start`, so an install never starts a seed the operator did not ask for.
+ */
+export const INSTALL_DEFAULT: MirrorControl = { epoch: 1, paused: true, pausedChildren: [] };
+
+export function buildAgentConfig(inv: Inventory, site: string, control: MirrorControl): AgentConfig {
+  const h = hostOf(inv, site);
+  const parent = h.feedFrom === null ? null : hostOf(inv, h.feedFrom);
+  const children: AgentChild[] = childrenIn(inv, site)
+    .map((c) => ({
+      site: c.site,
+      address: c.address,
+      sshPort: c.sshPort,
+      // checkInventory refuses a null host key, so this never ships an empty pin.
+      hostKey: c.hostKey ?? '',
+      syncIntervalS: c.syncIntervalS ?? 0,
+      bandwidthMbit: c.bandwidthMbit,
+      failover: c.failover ?? 'warm',
+    }))
+    .sort((a, b) => a.site.localeCompare(b.site));
+  const childNames = new Set(children.map((c) => c.site));
+  return {
+    version: 1,
+    customer: inv.customer,
+    site: h.site,
+    role: h.role,
+    epoch: control.epoch,
+    dataDir: h.dataDir,
+    exclude: [...inv.exclude],
+    feedFrom: h.feedFrom,
+    feedFromAddress: parent ? parent.address : null,
+    children,
+    paused: control.paused,
+    // Pauses of sites that are no longer this host's children are dropped: they would pause nothing.
+    pausedChildren: [...new Set(control.pausedChildren)].filter((c) => childNames.has(c)).sort(),
+  };
+}
+
+/** The exact bytes written to config.json; stable, so a hash comparison means "unchanged". */
+export function renderConfig(c: AgentConfig): string {
+  return `${JSON.stringify(c, null, 2)}\n`;
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Reads the operator-controlled part back from a config found on a host, so install/upgrade keep
+ * the epoch (raised by failovers) and the pauses. Anything unreadable counts as absent.
+ */
+export function controlFrom(text: string | null): MirrorControl | null {
+  if (!text) return null;
+  try {
+    const c = JSON.parse(text) as Partial<AgentConfig>;
+    if (typeof c.epoch !== 'number' || !Number.isInteger(c.epoch) || c.epoch < 1) return null;
+    return {
+      epoch: c.epoch,
+      paused: c.paused === true,
+      pausedChildren: Array.isArray(c.pausedChildren) ? c.pausedChildren.filter((x): x is string => typeof x === 'string') : [],
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One epoch for the whole fleet: the highest any host has (a failover raised it on the hosts it
+ * reached). A host left on a lower epoch would refuse its new master's feed.
+ */
+export function fleetEpoch(found: readonly (MirrorControl | null)[]): number {
+  return Math.max(1, ...found.map((c) => c?.epoch ?? 1));
+}

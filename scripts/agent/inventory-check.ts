@@ -1,0 +1,179 @@
+/**
+ * Validates an inventory that came from outside (a `pulumi stack output inventory --json` file,
+ * or the lab's state file). Operations trust nothing they did not check: every problem is
+ * reported with its field path, the value given, what is allowed, and how to fix it.
+ */
+import { checkHostKey } from '../topology/hostkey';
+import { FAILOVER_MODES, PROVIDERS, ROLES } from '../topology/types';
+import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../inventory';
+
+export interface InventoryIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type InventoryCheck = { ok: true; inventory: Inventory } | { ok: false; issues: InventoryIssue[] };
+
+const FIX = 'regenerate it with `pulumi stack output inventory --json > inventory.json`';
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/**
+ * Checks the shape of an inventory and the relations operations rely on (one master, feedFrom
+ * names a host, no feed cycles, pinned host keys parse). Unknown extra fields are allowed: a
+ * newer provisioning side may add some.
+ */
+export function checkInventory(raw: unknown): InventoryCheck {
+  const issues: InventoryIssue[] = [];
+  const bad = (path: string, message: string) => issues.push({ path, message: `${path}: ${message}` });
+
+  // `pulumi stack output --json` without a name prints every output; accept that shape too.
+  if (isObj(raw) && !('hosts' in raw) && isObj(raw.inventory)) raw = raw.inventory;
+  if (!isObj(raw)) {
+    return { ok: false, issues: [{ path: '', message: `the inventory must be a JSON object, got ${show(raw)}; ${FIX}` }] };
+  }
+  const str = (o: Record<string, unknown>, key: string, path: string, opts: { nullable?: boolean; nonEmpty?: boolean } = {}) => {
+    const v = o[key];
+    if (v === null && opts.nullable) return;
+    if (typeof v !== 'string' || (opts.nonEmpty !== false && v === '')) {
+      bad(`${path}.${key}`.replace(/^\./, ''), `expected ${opts.nullable ? 'a string or null' : 'a non-empty string'}, got ${show(v)}`);
+    }
+  };
+  const int = (o: Record<string, unknown>, key: string, path: string, min: number, max: number, nullable = false) => {
+    const v = o[key];
+    if (v === null && nullable) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      bad(`${path}.${key}`.replace(/^\./, ''), `expected an integer ${min}..${max}${nullable ? ' or null' : ''}, got ${show(v)}`);
+    }
+  };
+  const oneOf = (o: Record<string, unknown>, key: string, path: string, allowed: readonly unknown[]) => {
+    if (!allowed.includes(o[key])) {
+      bad(`${path}.${key}`.replace(/^\./, ''), `is ${show(o[key])}; allowed: ${allowed.map((x) => show(x)).join(', ')}`);
+    }
+  };
+
+  if (raw.version !== INVENTORY_VERSION) {
+    bad('version', `is ${show(raw.version)}; this tandem reads inventory version ${INVENTORY_VERSION}; upgrade tandem or ${FIX} with a matching one`);
+  }
+  str(raw, 'customer', '');
+  oneOf(raw, 'source', '', ['pulumi', 'lab']);
+  str(raw, 'dataDir', '');
+  if (typeof raw.dataDir === 'string' && !raw.dataDir.startsWith('/')) bad('dataDir', `is ${show(raw.dataDir)}; it must be an absolute path`);
+  if (!Array.isArray(raw.exclude) || raw.exclude.some((x) => typeof x !== 'string')) bad('exclude', `expected a list of strings, got ${show(raw.exclude)}`);
+  if (!isObj(raw.service)) bad('service', `expected an object { start, stop, healthPort }, got ${show(raw.service)}`);
+  else {
+    str(raw.service, 'start', 'service');
+    str(raw.service, 'stop', 'service');
+    int(raw.service, 'healthPort', 'service', 1, 65535);
+  }
+  if (raw.vip !== null && raw.vip !== undefined) {
+    if (!isObj(raw.vip)) bad('vip', `expected an object or null, got ${show(raw.vip)}`);
+    else {
+      oneOf(raw.vip, 'kind', 'vip', ['eip', 'public-ip', 'dns', 'lab']);
+      str(raw.vip, 'address', 'vip');
+      str(raw.vip, 'holder', 'vip');
+    }
+  }
+  if (raw.identityFile !== undefined && typeof raw.identityFile !== 'string') bad('identityFile', `expected a file path, got ${show(raw.identityFile)}`);
+
+  if (!Array.isArray(raw.hosts) || raw.hosts.length === 0) {
+    bad('hosts', `expected a non-empty list of hosts, got ${show(raw.hosts)}; ${FIX}`);
+    return { ok: false, issues };
+  }
+  const hosts = raw.hosts as unknown[];
+  const names = new Map<string, number>();
+  hosts.forEach((h, i) => {
+    const p = `hosts[${i}]`;
+    if (!isObj(h)) {
+      bad(p, `expected an object, got ${show(h)}`);
+      return;
+    }
+    str(h, 'site', p);
+    if (typeof h.site === 'string') {
+      if (names.has(h.site)) bad(`${p}.site`, `"${h.site}" is also hosts[${names.get(h.site)}].site; every site appears once`);
+      else names.set(h.site, i);
+    }
+    oneOf(h, 'role', p, ROLES);
+    oneOf(h, 'provider', p, PROVIDERS);
+    str(h, 'region', p, { nullable: true });
+    str(h, 'address', p);
+    int(h, 'sshPort', p, 1, 65535);
+    str(h, 'user', p);
+    oneOf(h, 'hostKeySource', p, ['pinned', 'generated', 'lab']);
+    if (h.hostKey === null) {
+      bad(`${p}.hostKey`, `is null: host "${String(h.site)}" has no pinned host key yet (it has not booted); wait for it to boot, then ${FIX}`);
+    } else if (typeof h.hostKey !== 'string') {
+      bad(`${p}.hostKey`, `expected "ssh-ed25519 AAAA...", got ${show(h.hostKey)}`);
+    } else {
+      const k = checkHostKey(h.hostKey);
+      if (!k.ok) bad(`${p}.hostKey`, `${k.why}; ${FIX}`);
+    }
+    str(h, 'dataDir', p);
+    if (typeof h.dataDir === 'string' && !h.dataDir.startsWith('/')) bad(`${p}.dataDir`, `is ${show(h.dataDir)}; it must be an absolute path`);
+    if (h.role === 'master') {
+      if (h.feedFrom !== null) bad(`${p}.feedFrom`, `is ${show(h.feedFrom)}; the master receives from nobody (null)`);
+      if (h.failover !== null) bad(`${p}.failover`, `is ${show(h.failover)}; the master has no failover mode (null)`);
+    } else if (h.role === 'mirror') {
+      oneOf(h, 'failover', p, FAILOVER_MODES);
+      str(h, 'feedFrom', p);
+      int(h, 'syncIntervalS', p, 0, 7 * 86400);
+    }
+    int(h, 'bandwidthMbit', p, 1, 1_000_000, true);
+  });
+  if (issues.length) return { ok: false, issues };
+
+  const inv = raw as unknown as Inventory;
+  const masters = inv.hosts.filter((h) => h.role === 'master');
+  if (masters.length !== 1) {
+    bad('hosts', `has ${masters.length} masters (${masters.map((m) => m.site).join(', ') || 'none'}); exactly one host has role "master"`);
+  }
+  const bySite = new Map(inv.hosts.map((h) => [h.site, h] as const));
+  inv.hosts.forEach((h, i) => {
+    if (h.role !== 'mirror' || h.feedFrom === null) return;
+    if (!bySite.has(h.feedFrom)) {
+      bad(`hosts[${i}].feedFrom`, `is "${h.feedFrom}", which is not a host here; hosts: ${[...bySite.keys()].join(', ')}`);
+      return;
+    }
+    // Walk towards the master; a loop means a relay chain that nothing feeds.
+    const seen = new Set<string>([h.site]);
+    let cur: InventoryHost | undefined = bySite.get(h.feedFrom);
+    while (cur && cur.role === 'mirror') {
+      if (seen.has(cur.site)) {
+        bad(`hosts[${i}].feedFrom`, `"${h.site}" is fed through a loop (${[...seen, cur.site].join(' <- ')}); a relay chain must end at the master`);
+        return;
+      }
+      seen.add(cur.site);
+      cur = cur.feedFrom ? bySite.get(cur.feedFrom) : undefined;
+    }
+  });
+  return issues.length ? { ok: false, issues } : { ok: true, inventory: inv };
+}
+
+export function describeInventoryIssues(source: string, issues: readonly InventoryIssue[]): string {
+  return [`${source}: ${issues.length} problem${issues.length === 1 ? '' : 's'} in the inventory`, ...issues.map((i) => `  ${i.message}`)].join('\n');
+}
+
+/** Sites that `site` sends to, straight (not through a relay). */
+export function childrenIn(inv: Inventory, site: string): InventoryHost[] {
+  return inv.hosts.filter((h) => h.feedFrom === site);
+}
+
+export function hostOf(inv: Inventory, site: string): InventoryHost {
+  const h = inv.hosts.find((x) => x.site === site);
+  if (!h) throw new Error(`no host "${site}" in the inventory of "${inv.customer}"; hosts: ${inv.hosts.map((x) => x.site).join(', ')}`);
+  return h;
+}
+
+/** Hosts in feed order: the master, then each relay level (so a parent is set up before its children). */
+export function feedOrderOf(inv: Inventory): InventoryHost[] {
+  const out = inv.hosts.filter((h) => h.role === 'master');
+  for (let i = 0; i < out.length; i++) out.push(...childrenIn(inv, out[i].site));
+  return out;
+}

@@ -1,0 +1,102 @@
+/**
+ * Which hosts a command works on, as a checked Inventory:
+ *   --inventory <json>    a provisioned stack: `pulumi stack output inventory --json > inv.json`
+ *   <file> | --stack X    the lab of that customer when one is up; else, for a stack whose sites
+ *                         are all off-cloud (addresses and host keys in the stack file), derived
+ *                         from the stack itself; else an error that says which of the above to do.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../inventory';
+import { CommandError, EXIT } from '../errors';
+import { labInventoryPath, readLabInventory } from '../lab/state';
+import { readStack } from '../options';
+import { feedFrom } from '../topology/graph';
+import type { Topology } from '../topology/types';
+import { checkInventory, describeInventoryIssues } from './inventory-check';
+import type { TargetOptions } from './options';
+
+export interface Target {
+  readonly inventory: Inventory;
+  /** Where it came from, for messages: "lab", a file, "stack file". */
+  readonly from: string;
+}
+
+export type LabReader = (customer: string) => Inventory | null;
+
+/** The lab's inventory of a customer when its lab is up, else null. */
+export function defaultLabReader(): LabReader {
+  return (customer) => (fs.existsSync(labInventoryPath(customer)) ? readLabInventory(customer) : null);
+}
+
+export function readInventoryFile(file: string): Inventory {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CommandError(`--inventory ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); create it with: pulumi stack output inventory --json > ${file}`, EXIT.usage);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CommandError(`--inventory ${file}: not JSON (${(e as Error).message}); create it with: pulumi stack output inventory --json > ${file}`, EXIT.usage);
+  }
+  return checked(raw, path.relative(process.cwd(), file) || file);
+}
+
+export function checked(raw: unknown, source: string): Inventory {
+  const r = checkInventory(raw);
+  if (!r.ok) throw new CommandError(describeInventoryIssues(source, r.issues), EXIT.usage);
+  return r.inventory;
+}
+
+/**
+ * An inventory from the stack file alone, possible only when every site is off-cloud (the stack
+ * names each host's address and pinned host key). Null otherwise.
+ */
+export function deriveInventory(t: Topology): Inventory | null {
+  if (!t.sites.every((s) => s.provider === 'offcloud' && s.address && s.hostKey)) return null;
+  const hosts: InventoryHost[] = t.sites.map((s) => ({
+    site: s.name,
+    role: s.role,
+    provider: s.provider,
+    region: s.region,
+    address: s.address!,
+    sshPort: s.sshPort,
+    user: s.user,
+    hostKey: s.hostKey,
+    hostKeySource: 'pinned',
+    failover: s.role === 'mirror' ? s.failover : null,
+    dataDir: t.dataDir,
+    feedFrom: feedFrom(t, s),
+    syncIntervalS: s.role === 'mirror' ? s.syncIntervalS : null,
+    bandwidthMbit: s.role === 'mirror' ? s.bandwidthMbit : null,
+  }));
+  return { version: INVENTORY_VERSION, customer: t.customer, source: 'pulumi', dataDir: t.dataDir, exclude: t.exclude, service: t.service, vip: null, hosts };
+}
+
+export async function resolveTarget(a: TargetOptions, labReader: () => LabReader = defaultLabReader): Promise<Target> {
+  if (a.inventory) {
+    const inventory = readInventoryFile(a.inventory);
+    if (a.file || a.stack) {
+      const { topology } = readStack(a);
+      if (topology.customer !== inventory.customer) {
+        throw new CommandError(`--inventory ${a.inventory} is customer "${inventory.customer}", the stack is "${topology.customer}"; give the inventory of the same stack`, EXIT.usage);
+      }
+    }
+    return { inventory, from: a.inventory };
+  }
+  const { topology } = readStack(a);
+  const lab = await labReader()(topology.customer);
+  if (lab) return { inventory: checked(lab, `lab inventory of "${topology.customer}"`), from: 'lab' };
+  const derived = deriveInventory(topology);
+  if (derived) return { inventory: checked(derived, 'stack file'), from: 'stack file' };
+  throw new CommandError(
+    `no hosts for "${topology.customer}": no lab of it is up, and its sites are not all off-cloud hosts with addresses and host keys.\n` +
+      `  For the lab:            tandem lab up --stack ${topology.customer}\n` +
+      `  For a provisioned stack: pulumi stack output inventory --json --stack ${topology.customer} > inventory.json\n` +
+      `                          then add --inventory inventory.json`,
+    EXIT.usage,
+  );
+}

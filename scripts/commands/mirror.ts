@@ -1,0 +1,47 @@
+import type { Argv, CommandModule } from 'yargs';
+import { CommandError, EXIT } from '../errors';
+import type { MirrorVerb } from '../agent/mirror';
+import { withSiteOption, withSshOptions, withTargetOptions, type SiteOption, type SshOptions, type TargetOptions } from '../agent/options';
+
+// Every tandem command loads every command file: the SSH code loads only when used.
+const lib = async () => ({ ...(await import('../agent/install')), ...(await import('../agent/mirror')), ...(await import('../agent/run')) });
+
+type Args = TargetOptions & SshOptions & SiteOption;
+
+const VERBS: Record<MirrorVerb, { describe: string; siteRequired: boolean }> = {
+  start: { describe: 'Start mirroring (all, or --site X and the path to it): feeders seed, then stream', siteRequired: false },
+  stop: { describe: 'Stop mirroring (all, or --site X and what X relays to)', siteRequired: false },
+  pause: { describe: 'Pause feeding a mirror (--site X); it keeps its position', siteRequired: true },
+  resume: { describe: 'Resume feeding a paused mirror (--site X)', siteRequired: true },
+};
+
+function verbCommand(verb: MirrorVerb): CommandModule<object, Args> {
+  return {
+    command: `${verb} [file]`,
+    describe: VERBS[verb].describe,
+    builder: (y: Argv) => withSiteOption(withSshOptions(withTargetOptions(y)), VERBS[verb].siteRequired) as unknown as Argv<Args>,
+    handler: async (a) => {
+      const { summarizeResults, mirrorFleet, MirrorUsageError, failIfAny, fleetFrom } = await lib();
+      const { fleet } = await fleetFrom(a);
+      let results;
+      try {
+        results = await mirrorFleet(fleet, verb, a.site ?? []);
+      } catch (e) {
+        if (e instanceof MirrorUsageError) throw new CommandError(e.message, EXIT.usage);
+        throw new CommandError(`mirror ${verb}: ${(e as Error).message}`, EXIT.failed);
+      }
+      process.stdout.write(`${summarizeResults(`mirror ${verb}`, results)}\n`);
+      failIfAny(results);
+    },
+  };
+}
+
+export const command = 'mirror <command>';
+export const describe = 'Start, stop, pause or resume mirroring';
+export const builder = (y: Argv) =>
+  (Object.keys(VERBS) as MirrorVerb[])
+    .reduce((acc, v) => acc.command(verbCommand(v) as unknown as CommandModule), y)
+    .demandCommand(1, 'name one: tandem mirror start | stop | pause | resume');
+export const handler = (): void => undefined;
+
+export default { command, describe, builder, handler } satisfies CommandModule;

@@ -1,0 +1,60 @@
+/** `tandem status` output: a table for people, JSON for machines. */
+import type { HostRow, Verdict } from './verdict';
+
+export function fmtBytes(n: number | null): string {
+  if (n === null) return '-';
+  if (n < 1024) return `${n} B`;
+  const u = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${u[i]}`;
+}
+
+export function fmtLag(s: number | null): string {
+  if (s === null) return '-';
+  if (s < 10) return `${(Math.round(s * 10) / 10).toFixed(1)} s`;
+  if (s < 3600) return `${Math.round(s)} s`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+function roleText(r: HostRow): string {
+  return r.role === 'master' ? 'master' : r.relay ? 'relay' : 'mirror';
+}
+
+export function renderTable(v: Verdict): string {
+  const head = ['SITE', 'ROLE', 'EPOCH', 'VERSION', 'STATE', 'LAG', 'BEHIND', 'LAST-ERROR'];
+  const rows = v.rows.map((r) => [
+    r.site,
+    roleText(r),
+    r.epoch === null ? '-' : String(r.epoch),
+    r.agentVersion ?? '-',
+    r.state,
+    r.role === 'master' ? '-' : fmtLag(r.lagS),
+    fmtBytes(r.bytesBehind),
+    r.lastError ?? '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const verdict = v.ok ? 'OK' : `DEGRADED: ${v.reasons.join('; ')}`;
+  return [line(head), ...rows.map(line), '', verdict].join('\n');
+}
+
+export function renderJson(customer: string, v: Verdict, elapsedMs: number): string {
+  return JSON.stringify(
+    {
+      customer,
+      verdict: v.ok ? 'OK' : 'DEGRADED',
+      reasons: v.reasons,
+      inSyncMirrors: v.inSyncMirrors,
+      hosts: v.rows,
+      checkedAt: new Date().toISOString(),
+      elapsedMs,
+    },
+    null,
+    2,
+  );
+}

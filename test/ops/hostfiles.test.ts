@@ -1,0 +1,126 @@
+import { execFileSync } from 'node:child_process';
+import { sha256 } from '../../scripts/agent/config';
+import {
+  asRoot,
+  bootHook,
+  missingTools,
+  parseProbe,
+  prepareScript,
+  probeScript,
+  startScript,
+  supervisorScript,
+  systemdUnit,
+  uninstallScript,
+  writeFileScript,
+  sq,
+} from '../../scripts/agent/hostfiles';
+import { changedFiles, desiredFiles } from '../../scripts/agent/install';
+import { INSTALL_DEFAULT } from '../../scripts/agent/config';
+import { fakeKey, labInventory } from './fixtures';
+
+/** `sh -n`: every script we send parses as POSIX sh. */
+function shParses(script: string): void {
+  execFileSync('sh', ['-n'], { input: script });
+}
+
+describe('remote scripts are valid sh', () => {
+  it.each([
+    ['prepare (mirror)', prepareScript('/srv/trading', 'mirror')],
+    ['prepare (master)', prepareScript("/srv/it's data", 'master')],
+    ['probe', probeScript()],
+    ['write file', writeFileScript('/var/lib/tandem/config.json', '0644', 'root:root')],
+    ['start (lab)', startScript('lab', { restart: true, unitChanged: false })],
+    ['start (systemd)', startScript('systemd', { restart: false, unitChanged: true })],
+    ['uninstall', uninstallScript({ keepState: false })],
+    ['supervisor', supervisorScript('/usr/bin/node')],
+    ['boot hook', bootHook()],
+  ])('%s', (_n, s) => {
+    shParses(s);
+    shParses(asRoot('root', s));
+    shParses(asRoot('ubuntu', s));
+  });
+});
+
+it('sq quotes anything into one word', () => {
+  const out = execFileSync('sh', ['-c', `printf %s ${sq(`a'b "c" $d \`e\``)}`]).toString();
+  expect(out).toBe(`a'b "c" $d \`e\``);
+});
+
+it('asRoot goes through sudo -n for a non-root admin (cloud images)', () => {
+  expect(asRoot('ubuntu', 'id')).toBe(`sudo -n sh -c 'id'`);
+  expect(asRoot('root', 'id')).toBe(`sh -c 'id'`);
+});
+
+it('the systemd unit runs as tandem, niced, idle IO, restarted, one capability', () => {
+  const u = systemdUnit('/usr/bin/node');
+  for (const line of ['User=tandem', 'Nice=10', 'IOSchedulingClass=idle', 'Restart=always', 'AmbientCapabilities=CAP_DAC_READ_SEARCH', 'ExecStart=/usr/bin/node /var/lib/tandem/agent.js daemon']) {
+    expect(u).toContain(`\n${line}\n`);
+  }
+});
+
+describe('parseProbe', () => {
+  const out = [
+    'created=account',
+    'created=synckey',
+    'node=/usr/bin/node',
+    'systemd=0',
+    'sha:/var/lib/tandem/agent.js=abc',
+    `config=${Buffer.from('{"epoch":3}').toString('base64')}`,
+    `pub=${Buffer.from(`${fakeKey(1)} tandem@x\n`).toString('base64')}`,
+    'running=1',
+    'warn=master dataDir /srv/x does not exist yet',
+  ].join('\n');
+  it('reads every field', () => {
+    const p = parseProbe(out);
+    expect(p).toMatchObject({ node: '/usr/bin/node', supervision: 'lab', configText: '{"epoch":3}', publicKey: `${fakeKey(1)} tandem@x`, running: true });
+    expect(p.sha.get('/var/lib/tandem/agent.js')).toBe('abc');
+    expect(p.created).toEqual(['account', 'synckey']);
+    expect(p.warnings).toHaveLength(1);
+  });
+  it('a bare host: nothing there', () => {
+    const p = parseProbe('node=\nsystemd=1\nrunning=0\n');
+    expect(p).toMatchObject({ node: null, supervision: 'systemd', configText: null, publicKey: null, running: false });
+  });
+});
+
+describe('desiredFiles / changedFiles: the idempotence decision', () => {
+  const inv = labInventory();
+  const agentJs = Buffer.from('// agent\n');
+  const probe = parseProbe('node=/usr/bin/node\nsystemd=0\nrunning=1\n');
+  const files = desiredFiles({ inv, site: 'ams', probe, control: INSTALL_DEFAULT, agentJs, parentPublicKey: fakeKey(7, 'tandem@chi') });
+  it('a lab host gets agent, config, authorized_keys, supervisor and boot hook', () => {
+    expect(files.map((f) => f.label)).toEqual(['agent.js', 'config.json', 'authorized_keys', 'supervisor', 'boot hook']);
+    expect(files.find((f) => f.label === 'authorized_keys')!.content.toString()).toContain('from="198.18.0.11"');
+  });
+  it('a systemd host gets the unit instead', () => {
+    const p = parseProbe('node=/usr/bin/node\nsystemd=1\n');
+    const f = desiredFiles({ inv, site: 'ny', probe: p, control: INSTALL_DEFAULT, agentJs, parentPublicKey: null });
+    expect(f.map((x) => x.label)).toEqual(['agent.js', 'config.json', 'authorized_keys', 'systemd unit']);
+    expect(f.find((x) => x.label === 'authorized_keys')!.content.toString()).not.toContain('ssh-ed25519');
+  });
+  it('everything differs on a bare host; nothing once the hashes match', () => {
+    expect(changedFiles(files, probe)).toHaveLength(files.length);
+    const installed = parseProbe(['node=/usr/bin/node', 'systemd=0', ...files.map((f) => `sha:${f.path}=${sha256(f.content)}`)].join('\n'));
+    expect(changedFiles(files, installed)).toEqual([]);
+  });
+  it('a new agent build changes only agent.js', () => {
+    const installed = parseProbe(['node=/usr/bin/node', 'systemd=0', ...files.map((f) => `sha:${f.path}=${sha256(f.content)}`)].join('\n'));
+    const next = desiredFiles({ inv, site: 'ams', probe, control: INSTALL_DEFAULT, agentJs: Buffer.from('// agent v2\n'), parentPublicKey: fakeKey(7, 'tandem@chi') });
+    expect(changedFiles(next, installed).map((f) => f.label)).toEqual(['agent.js']);
+  });
+});
+
+describe('missingTools', () => {
+  const probe = (tools: string) => parseProbe(`node=/usr/bin/node\n${tools.split(' ').filter(Boolean).map((t) => `tool=${t}`).join('\n')}\n`);
+  it.each([
+    ['master with everything', 'rsync inotifywait', 'master', false, null],
+    ['leaf mirror with everything', 'rsync rrsync', 'mirror', false, null],
+    ['relay without inotifywait', 'rsync rrsync', 'mirror', true, /inotifywait \(package inotify-tools\)/],
+    ['mirror without rrsync', 'rsync', 'mirror', false, /rrsync with python3/],
+    ['bare host', '', 'master', false, /missing on the host: rsync, inotifywait/],
+  ] as const)('%s', (_n, tools, role, feeds, want) => {
+    const m = missingTools(probe(tools), role, feeds);
+    if (want === null) expect(m).toBeNull();
+    else expect(m).toMatch(want);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * `tandem agent install | upgrade | uninstall` on real lab hosts (sshd, ssh2, real files):
+ * idempotence, host key pinning, the restricted sync key, upgrade keeping state.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { agentBundle } from '../../scripts/agent/bundle';
+import { installFleet, uninstallFleet } from '../../scripts/agent/install';
+import { fingerprint } from '../../scripts/topology/hostkey';
+import { cli, describeLab, fleet, sh, useLab } from './lab';
+import { fakeKey } from './fixtures';
+
+const C = 'optest-install';
+const lab = useLab(C, [
+  '{ name: ny, role: master, provider: aws, region: us-east-1 }',
+  '{ name: chi, role: mirror, provider: aws, region: us-east-2, failover: hot }',
+  '{ name: ams, role: mirror, provider: azure, region: westeurope, relayVia: chi }',
+]);
+
+/** mtime, mode, owner and sha256 of every managed file on a host: what "changed nothing" means. */
+async function fingerprintHost(site: string): Promise<string> {
+  const r = await sh(
+    C,
+    site,
+    'cd /var/lib/tandem && for f in agent.js config.json supervise.sh boot.d/50-tandem-agent .ssh/authorized_keys .ssh/id_ed25519 .ssh/id_ed25519.pub; do echo "$(stat -c "%n %Y %a %U" $f) $(sha256sum < $f | cut -c1-16)"; done',
+  );
+  expect(r.code).toBe(0);
+  return r.stdout;
+}
+
+describeLab('agent install on lab hosts', () => {
+  const perHostMs: number[] = [];
+
+  it('installs on every host in parallel, then a second install changes nothing', async () => {
+    const inv = lab.inv();
+    const agentJs = agentBundle();
+    const first = await installFleet(fleet(inv), 'install', agentJs);
+    expect(first.map((r) => [r.site, r.outcome, r.error])).toEqual([
+      ['ny', 'installed', null],
+      ['chi', 'installed', null],
+      ['ams', 'installed', null],
+    ]);
+    perHostMs.push(...first.map((r) => r.ms));
+    const before = await Promise.all(inv.hosts.map((h) => fingerprintHost(h.site)));
+
+    const second = await installFleet(fleet(inv), 'install', agentJs);
+    expect(second.map((r) => [r.site, r.outcome, r.changes])).toEqual([
+      ['ny', 'unchanged', []],
+      ['chi', 'unchanged', []],
+      ['ams', 'unchanged', []],
+    ]);
+    const after = await Promise.all(inv.hosts.map((h) => fingerprintHost(h.site)));
+    expect(after).toEqual(before);
+    process.stderr.write(`optest-install: install per host ${perHostMs.map((m) => `${m} ms`).join(', ')}; no-op install ${second.map((r) => `${r.ms} ms`).join(', ')}\n`);
+  }, 90_000);
+
+  it('lays the host out as documented: account, owners, modes, supervised daemon running as tandem', async () => {
+    const r = await sh(
+      C,
+      'chi',
+      'stat -c "%n %U %a" /var/lib/tandem /var/lib/tandem/state /var/lib/tandem/.ssh /var/lib/tandem/.ssh/id_ed25519 /var/lib/tandem/.ssh/authorized_keys /var/lib/tandem/agent.js /srv/trading; ' +
+        'p=$(cat /run/tandem-agent/daemon.pid); ps -o user= -p $p; grep CapEff /proc/$p/status; getent passwd tandem | cut -d: -f6,7',
+    );
+    expect(r.stdout).toContain('/var/lib/tandem tandem 755');
+    expect(r.stdout).toContain('/var/lib/tandem/.ssh tandem 700');
+    expect(r.stdout).toContain('/var/lib/tandem/.ssh/id_ed25519 tandem 600');
+    expect(r.stdout).toContain('/var/lib/tandem/.ssh/authorized_keys root 644');
+    expect(r.stdout).toContain('/var/lib/tandem/agent.js root 644');
+    expect(r.stdout).toMatch(/\/srv\/trading tandem 2775/); // a mirror's dataDir: tandem's, group-rw, setgid
+    expect(r.stdout).toMatch(/^tandem$/m);
+    expect(r.stdout).toMatch(/CapEff:\s+0000000000000004/); // CAP_DAC_READ_SEARCH only
+    expect(r.stdout).toContain('/var/lib/tandem:/bin/sh');
+    const ny = await sh(C, 'ny', 'stat -c "%U" /srv/trading; cat /var/lib/tandem/.ssh/authorized_keys | grep -c ssh-ed25519 || true');
+    expect(ny.stdout.split('\n')[0]).toBe('root'); // the master's dataDir is never re-owned
+    expect(ny.stdout.split('\n')[1]).toBe('0'); // the master authorizes nobody
+  });
+
+  it('authorizes exactly the feeder\'s key, restricted, from the feeder\'s address', async () => {
+    const inv = lab.inv();
+    const nyPub = (await sh(C, 'ny', 'cat /var/lib/tandem/.ssh/id_ed25519.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
+    const chiPub = (await sh(C, 'chi', 'cat /var/lib/tandem/.ssh/id_ed25519.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
+    const chiAuth = (await sh(C, 'chi', 'grep -v "^#" /var/lib/tandem/.ssh/authorized_keys')).stdout.trim();
+    const amsAuth = (await sh(C, 'ams', 'grep -v "^#" /var/lib/tandem/.ssh/authorized_keys')).stdout.trim();
+    const addr = (s: string) => inv.hosts.find((h) => h.site === s)!.address;
+    expect(chiAuth).toBe(`restrict,command="/usr/bin/node /var/lib/tandem/agent.js receive",from="${addr('ny')}" ${nyPub} tandem@ny`);
+    expect(amsAuth).toBe(`restrict,command="/usr/bin/node /var/lib/tandem/agent.js receive",from="${addr('chi')}" ${chiPub} tandem@chi`);
+  });
+
+  describe('the sync key of ny on chi', () => {
+    const ssh = (args: string) =>
+      `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i /var/lib/tandem/.ssh/id_ed25519 ${args}`;
+    const chi = () => lab.inv().hosts.find((h) => h.site === 'chi')!.address;
+
+    it.each(['id', 'sh -c id', 'cat /etc/shadow', 'node -e "console.log(1)"'])('cannot run %p', async (cmd) => {
+      const r = await sh(C, 'ny', `${ssh(`tandem@${chi()}`)} '${cmd}'; echo "exit=$?"`);
+      expect(r.stdout).not.toMatch(/uid=|root:|^1$/m);
+      expect(r.stderr).toMatch(/this key only runs tandem-receive or rsync into the data dir; refused/);
+      expect(r.stdout).toMatch(/exit=1/);
+    });
+
+    it('gets no shell and no pty', async () => {
+      const r = await sh(C, 'ny', `${ssh(`-tt tandem@${chi()}`)} </dev/null; echo "exit=$?"`);
+      expect(r.stdout).not.toMatch(/uid=|\$ $/m);
+      expect(r.stdout).not.toMatch(/exit=0/);
+    });
+
+    it('cannot forward ports', async () => {
+      const r = await sh(C, 'ny', `${ssh(`-o ExitOnForwardFailure=yes -N -L 127.0.0.1:2299:127.0.0.1:22 tandem@${chi()}`)} & p=$!; sleep 1.5; kill $p 2>/dev/null; wait $p; echo "exit=$?"`);
+      expect(r.stdout).not.toMatch(/exit=143/); // it did not sit there forwarding until killed
+    });
+
+    it('cannot rsync outside chi\'s dataDir, nor read from it', async () => {
+      await sh(C, 'ny', 'echo evil > /tmp/evil');
+      const rsh = ssh('').trim();
+      const up = await sh(C, 'ny', `rsync -e '${rsh}' /tmp/evil tandem@${chi()}:../../../tmp/ ; echo "exit=$?"`);
+      expect(up.stdout).not.toMatch(/exit=0/);
+      const abs = await sh(C, 'ny', `rsync -e '${rsh}' /tmp/evil tandem@${chi()}:/etc/ ; echo "exit=$?"`);
+      const down = await sh(C, 'ny', `rsync -e '${rsh}' tandem@${chi()}:/ /tmp/stolen/ ; echo "exit=$?"`);
+      expect(down.stdout).not.toMatch(/exit=0/);
+      // Whatever rsync said, nothing landed outside the dataDir on chi.
+      const there = await sh(C, 'chi', 'ls /tmp/evil /etc/evil 2>&1; ls /srv/trading/etc 2>/dev/null');
+      expect(there.stdout).not.toMatch(/^\/tmp\/evil$|^\/etc\/evil$/m);
+      expect(abs.stdout + there.stdout).toBeTruthy();
+    });
+
+    it('is refused from any other address (from=)', async () => {
+      const key = (await sh(C, 'ny', 'cat /var/lib/tandem/.ssh/id_ed25519')).stdout;
+      await sh(C, 'ams', `umask 077; cat > /tmp/stolen_key <<'KEY'\n${key}KEY`);
+      const r = await sh(C, 'ams', `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i /tmp/stolen_key tandem@${chi()} tandem-receive </dev/null; echo "exit=$?"`);
+      expect(r.stderr).toMatch(/Permission denied/);
+      expect(r.stdout).toMatch(/exit=255/);
+    });
+  });
+
+  it('refuses a host whose key does not match the inventory, naming host and both fingerprints', async () => {
+    const inv = lab.inv();
+    const real = inv.hosts.find((h) => h.site === 'chi')!.hostKey!;
+    const fake = fakeKey(42);
+    const tampered = { ...inv, hosts: inv.hosts.map((h) => (h.site === 'chi' ? { ...h, hostKey: fake } : h)) };
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'optest-')), 'tampered.json');
+    fs.writeFileSync(file, JSON.stringify(tampered));
+    const before = await fingerprintHost('chi');
+    const nyAms = await Promise.all(['ny', 'ams'].map(fingerprintHost));
+    const r = await cli(['agent', 'install', '--inventory', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/chi\s+FAILED/);
+    expect(r.stdout).toContain(`chi: REFUSED: the host key does not match the inventory: inventory pins ${fingerprint(fake)}, the host presented ${fingerprint(real)}`);
+    // Nothing is changed anywhere: ny's config would otherwise carry the tampered pin of chi.
+    expect(r.stdout).toMatch(/ny\s+skipped .*not touched: the host key of chi was refused/);
+    expect(r.stdout).toMatch(/ams\s+skipped/);
+    expect(await fingerprintHost('chi')).toBe(before);
+    expect(await Promise.all(['ny', 'ams'].map(fingerprintHost))).toEqual(nyAms);
+  }, 60_000);
+
+  it('upgrade replaces the agent, restarts it and keeps its state', async () => {
+    const inv = lab.inv();
+    await sh(C, 'chi', 'echo keep-me > /var/lib/tandem/state/marker; ls -la /var/lib/tandem/state >/dev/null');
+    const pidBefore = (await sh(C, 'chi', 'cat /run/tandem-agent/daemon.pid')).stdout.trim();
+    const newer = Buffer.concat([agentBundle(), Buffer.from('\n// upgrade test\n')]);
+    const res = await installFleet(fleet(inv), 'upgrade', newer);
+    expect(res.map((r) => [r.site, r.outcome])).toEqual([
+      ['ny', 'upgraded'],
+      ['chi', 'upgraded'],
+      ['ams', 'upgraded'],
+    ]);
+    expect(res.every((r) => r.changes.includes('restarted'))).toBe(true);
+    const after = await sh(C, 'chi', 'cat /var/lib/tandem/state/marker; tail -c 20 /var/lib/tandem/agent.js');
+    expect(after.stdout).toContain('keep-me');
+    expect(after.stdout).toContain('// upgrade test');
+    // The supervisor restarts the daemon (2 s back-off).
+    let pidAfter = '';
+    for (let i = 0; i < 100 && (!pidAfter || pidAfter === pidBefore); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pidAfter = (await sh(C, 'chi', 'cat /run/tandem-agent/daemon.pid 2>/dev/null')).stdout.trim();
+    }
+    expect(pidAfter).not.toBe(pidBefore);
+    // Back to the plain bundle: an upgrade in place again.
+    const back = await installFleet(fleet(inv), 'upgrade', agentBundle());
+    expect(back.every((r) => r.outcome === 'upgraded')).toBe(true);
+  }, 60_000);
+
+  it('uninstall stops and removes the agent, keeps dataDir; install again works', async () => {
+    const inv = lab.inv();
+    await installFleet(fleet(inv), 'install', agentBundle());
+    await sh(C, 'chi', 'echo data > /srv/trading/keep.txt');
+    const res = await uninstallFleet(fleet(inv), { keepState: false });
+    expect(res.map((r) => r.outcome)).toEqual(['uninstalled', 'uninstalled', 'uninstalled']);
+    const r = await sh(C, 'chi', 'ls /var/lib/tandem /var/lib/tandem/boot.d; cat /srv/trading/keep.txt; pgrep -f "agent.js daemon" -a | grep -c /var/lib/tandem || true');
+    expect(r.stdout).not.toMatch(/agent\.js|config\.json|supervise\.sh|50-tandem-agent/);
+    expect(r.stdout).toContain('data');
+    const again = await uninstallFleet(fleet(inv), { keepState: false });
+    expect(again.map((x) => x.outcome)).toEqual(['not installed', 'not installed', 'not installed']);
+    const re = await installFleet(fleet(inv), 'install', agentBundle());
+    expect(re.every((x) => x.outcome === 'installed')).toBe(true);
+  }, 60_000);
+});
