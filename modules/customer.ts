@@ -1,9 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as azure from '@pulumi/azure-native';
 import * as pulumi from '@pulumi/pulumi';
-import { feedFrom, masterOf } from '../scripts/topology/graph';
+import { masterOf } from '../scripts/topology/graph';
 import type { Provider, Site, Topology } from '../scripts/topology/types';
-import { INVENTORY_VERSION, type Inventory, type InventoryHost, type Vip } from '../scripts/inventory';
+import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost, type Vip } from '../scripts/inventory';
 import { AwsHost, SiteIngress, SnapshotPolicy } from './aws';
 import { AzureHost, AzureIngress, DiskBackup } from './azure';
 import { DnsFailover, dnsTargets } from './dns';
@@ -173,20 +173,12 @@ export class Customer extends pulumi.ComponentResource {
     const hosts = built.map((b): pulumi.Output<InventoryHost> => {
       const s = b.site;
       return pulumi.all([address(b), b.host.hostKey]).apply(([addr, key]) => ({
-        site: s.name,
-        role: s.role,
-        provider: s.provider,
-        region: s.region,
+        ...topologyHostFields(t, s),
         address: addr,
         sshPort: s.sshPort,
         user: s.user,
         hostKey: key,
         hostKeySource: b.kind === 'offcloud' ? ('pinned' as const) : ('generated' as const),
-        failover: s.role === 'mirror' ? s.failover : null,
-        dataDir: t.dataDir,
-        feedFrom: feedFrom(t, s),
-        syncIntervalS: s.role === 'mirror' ? s.syncIntervalS : null,
-        bandwidthMbit: s.role === 'mirror' ? s.bandwidthMbit : null,
       }));
     });
     this.inventory = pulumi.all([pulumi.all(hosts), vip ?? pulumi.output(null)]).apply(([hs, v]): Inventory => ({

@@ -3,7 +3,8 @@
  * lab's state file) and operations (agent install, mirroring, status, failover, drills).
  * Operations never care where a host came from; they read only this.
  */
-import type { FailoverMode, Provider, Role, ServiceSpec } from './topology/types';
+import { feedFrom } from './topology/graph';
+import type { FailoverMode, Provider, Role, ServiceSpec, Site, Topology } from './topology/types';
 
 export const INVENTORY_VERSION = 1;
 
@@ -64,4 +65,25 @@ export interface Inventory {
    * stacks it is absent and the user's SSH agent or `--identity` is used.
    */
   readonly identityFile?: string;
+}
+
+/** What an inventory host takes from the topology; the provisioner adds where it is and how to log in. */
+export type TopologyHostFields = Pick<
+  InventoryHost,
+  'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit'
+>;
+
+/** The topology's part of a host's inventory entry: one place for the Pulumi program, the lab and operations. */
+export function topologyHostFields(t: Topology, s: Site): TopologyHostFields {
+  return {
+    site: s.name,
+    role: s.role,
+    provider: s.provider,
+    region: s.region,
+    failover: s.role === 'mirror' ? s.failover : null,
+    dataDir: t.dataDir,
+    feedFrom: feedFrom(t, s),
+    syncIntervalS: s.role === 'mirror' ? s.syncIntervalS : null,
+    bandwidthMbit: s.role === 'mirror' ? s.bandwidthMbit : null,
+  };
 }

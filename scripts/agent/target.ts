@@ -7,11 +7,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../inventory';
+import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost } from '../inventory';
 import { CommandError, EXIT } from '../errors';
 import { labInventoryPath, readLabInventory } from '../lab/state';
 import { readStack } from '../options';
-import { feedFrom } from '../topology/graph';
 import type { Topology } from '../topology/types';
 import { checkInventory, describeInventoryIssues } from './inventory-check';
 import type { TargetOptions } from './options';
@@ -58,20 +57,12 @@ export function checked(raw: unknown, source: string): Inventory {
 export function deriveInventory(t: Topology): Inventory | null {
   if (!t.sites.every((s) => s.provider === 'offcloud' && s.address && s.hostKey)) return null;
   const hosts: InventoryHost[] = t.sites.map((s) => ({
-    site: s.name,
-    role: s.role,
-    provider: s.provider,
-    region: s.region,
+    ...topologyHostFields(t, s),
     address: s.address!,
     sshPort: s.sshPort,
     user: s.user,
     hostKey: s.hostKey,
     hostKeySource: 'pinned',
-    failover: s.role === 'mirror' ? s.failover : null,
-    dataDir: t.dataDir,
-    feedFrom: feedFrom(t, s),
-    syncIntervalS: s.role === 'mirror' ? s.syncIntervalS : null,
-    bandwidthMbit: s.role === 'mirror' ? s.bandwidthMbit : null,
   }));
   return { version: INVENTORY_VERSION, customer: t.customer, source: 'pulumi', dataDir: t.dataDir, exclude: t.exclude, service: t.service, vip: null, hosts };
 }
