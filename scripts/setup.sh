@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsync:rsync \
             ip:iproute2 tc:iproute2 inotifywait:inotify-tools lsyncd:lsyncd nsenter:util-linux \
-            unshare:util-linux pkill:procps; do
+            unshare:util-linux setpriv:util-linux ionice:util-linux pkill:procps \
+            rrsync:rsync python3:python3; do
   bin=${pair%%:*} pkg=${pair##*:}
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ]; then need+=("$pkg"); fi
 done
