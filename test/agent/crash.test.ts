@@ -6,20 +6,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Host, agentBundle, child, makeHost, sameTree, startDaemon, status, stopAll, tempRoot, waitFor, writeConfig } from './helpers';
+import { Host, agentBundle, child, content, makeHost, sameTree, startDaemon, status, stopAll, tempRoot, torn, waitFor, writeConfig } from './helpers';
 
 jest.setTimeout(60000);
 
-/** "<n>:<n times one letter>": a torn copy has the wrong length or mixed letters. */
-function content(n: number, letter: string): string {
-  return `${n}:${letter.repeat(n)}`;
-}
-function torn(s: string): boolean {
-  const i = s.indexOf(':');
-  const n = Number(s.slice(0, i));
-  const body = s.slice(i + 1);
-  return !(Number.isInteger(n) && body.length === n && (n === 0 || body === body[0].repeat(n)));
-}
 
 describe('receiver killed during batches', () => {
   let root: string;

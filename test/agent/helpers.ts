@@ -157,3 +157,15 @@ export function diffTree(a: string, b: string): string {
   for (const k of y.keys()) if (!x.has(k)) out.push(`${k}: extra`);
   return out.slice(0, 10).join('; ');
 }
+
+/** "<n>:<n times one letter>": a torn copy has the wrong length or mixed letters. */
+export function content(n: number, letter: string): string {
+  return `${n}:${letter.repeat(n)}`;
+}
+
+export function torn(s: string): boolean {
+  const i = s.indexOf(':');
+  const n = Number(s.slice(0, i));
+  const body = s.slice(i + 1);
+  return !(Number.isInteger(n) && body.length === n && (n === 0 || body === body[0].repeat(n)));
+}

@@ -15,7 +15,7 @@ import { mirrorFleet } from '../../scripts/agent/mirror';
 import { agentBundle } from '../../scripts/agent/bundle';
 import { connectorFor } from '../../scripts/agent/ssh';
 import { silentProgress } from '../../scripts/agent/parallel';
-import { waitFor } from './helpers';
+import { content, torn, waitFor } from './helpers';
 
 const isRoot = process.getuid?.() === 0;
 const describeLab = isRoot ? describe : describe.skip;
@@ -37,15 +37,6 @@ const YAML = `config:
 `;
 const MIRRORS = ['chi', 'ams', 'ldn'];
 
-function content(n: number, letter: string): string {
-  return `${n}:${letter.repeat(n)}`;
-}
-function torn(s: string): boolean {
-  const i = s.indexOf(':');
-  const n = Number(s.slice(0, i));
-  const body = s.slice(i + 1);
-  return !(Number.isInteger(n) && body.length === n && (n === 0 || body === body[0].repeat(n)));
-}
 
 describeLab('agent on lab hosts over real ssh', () => {
   let inv: Inventory;
