@@ -69,40 +69,26 @@ export class Customer extends pulumi.ComponentResource {
     const built: Built[] = t.sites.map((site) => {
       const siteName = `${name}-${site.name}`;
       const tags = siteTags(customer, site);
-      const failover = site.role === 'mirror' ? site.failover : null;
+      // What every cloud host takes from its site, whichever cloud builds it.
+      const common = {
+        customer,
+        site: site.name,
+        role: site.role,
+        failover: site.role === 'mirror' ? site.failover : null,
+        diskGb: site.diskGb,
+        dataDir: t.dataDir,
+        user: site.user,
+        adminKeys: args.adminKeys,
+        sshPort: site.sshPort,
+        tags,
+        snapshotKey: snapshotKey(customer, site.name),
+      };
       if (site.provider === 'aws') {
-        const host = new AwsHost(siteName, {
-          customer,
-          site: site.name,
-          role: site.role,
-          failover,
-          instanceType: site.size,
-          diskGb: site.diskGb,
-          dataDir: t.dataDir,
-          user: site.user,
-          adminKeys: args.adminKeys,
-          sshPort: site.sshPort,
-          tags,
-          snapshotKey: snapshotKey(customer, site.name),
-        }, { parent: this, provider: provider('aws', site.region!) });
+        const host = new AwsHost(siteName, { ...common, instanceType: site.size }, { parent: this, provider: provider('aws', site.region!) });
         return { site, kind: 'aws', host };
       }
       if (site.provider === 'azure') {
-        const host = new AzureHost(siteName, {
-          customer,
-          site: site.name,
-          role: site.role,
-          failover,
-          location: site.region!,
-          size: site.size,
-          diskGb: site.diskGb,
-          dataDir: t.dataDir,
-          user: site.user,
-          adminKeys: args.adminKeys,
-          sshPort: site.sshPort,
-          tags,
-          snapshotKey: snapshotKey(customer, site.name),
-        }, { parent: this, provider: provider('azure', site.region!) });
+        const host = new AzureHost(siteName, { ...common, location: site.region!, size: site.size }, { parent: this, provider: provider('azure', site.region!) });
         return { site, kind: 'azure', host };
       }
       const host = new OffcloudSite(siteName, { address: site.address!, hostKey: site.hostKey! }, { parent: this });
