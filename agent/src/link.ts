@@ -322,7 +322,8 @@ export class ChildLink {
     }
     if (f.t !== 'ACK') return this.down(`unexpected ${f.t} from receiver`, proc);
     if (this.phase === 'hello' && f.seq === 0) {
-      this.backoff = 250;
+      // The backoff resets only once the link is in sync again (below): a mirror that accepts
+      // the hello but then fails every reconcile (disk full) is retried ever more slowly.
       this.reconcile();
       return;
     }
@@ -359,7 +360,10 @@ export class ChildLink {
   private reconcile(): void {
     if (this.stopped || !this.proc) return;
     this.phase = 'rsync';
-    this.state = this.everSynced ? 'catching-up' : 'seeding';
+    // A link that failed stays 'error' (with its lastError) until a batch is acked again: the
+    // retry after a disk-full refusal must not look like ordinary catching up, or status would
+    // flicker back to OK between attempts while the mirror still cannot take the data.
+    if (this.state !== 'error') this.state = this.everSynced ? 'catching-up' : 'seeding';
     this.dirty.clear();
     // Sizes before rsync starts: rsync copies at least this much of each file, so appends
     // after it continue from here (the receiver checks the overlap).

@@ -31,7 +31,7 @@ describe('a mirror out of disk', () => {
     for (const h of [a, b, c]) writeConfig(h, { role: 'mirror', feedFrom: 'master' });
     writeConfig(m, { role: 'master', children: [child(a), child(b), child(c)] });
     fs.writeFileSync(path.join(m.dataDir, 'small'), 'x');
-    startDaemon(m);
+    const mp = startDaemon(m);
     await waitFor('seed', () => status(m).children.every((ch) => ch.state === 'in-sync'), 20000);
 
     fs.writeFileSync(path.join(m.dataDir, 'big'), Buffer.alloc(3 * 1024 * 1024, 1));
@@ -49,6 +49,19 @@ describe('a mirror out of disk', () => {
     expect(as.inSync).toBe(false);
     // The failed batch left no staged debris eating the little space there is.
     expect(fs.readdirSync(path.join(a.dataDir, '.tandem-staging')).filter((n) => !n.startsWith('rsync-'))).toEqual([]);
+
+    // While the disk stays full the link retries with a growing backoff and stays 'error' the
+    // whole time: no retry shows as plain catching-up (status would flicker back to OK).
+    await new Promise((r) => setTimeout(r, 2500));
+    const mlog = (mp as unknown as { log: () => string }).log();
+    const fromFail = mlog.slice(mlog.indexOf('link a: receiver refused'));
+    const reconStates = [...fromFail.matchAll(/link a: rsync reconcile \{"state":"([a-z-]+)"\}/g)].map((x) => x[1]);
+    expect(reconStates.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(reconStates)).toEqual(new Set(['error']));
+    const retries = [...fromFail.matchAll(/link a: down .*"retryInMs":(\d+)/g)].map((x) => Number(x[1]));
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < retries.length; i++) expect(retries[i]).toBeGreaterThan(retries[i - 1]);
+    expect(status(m).children[0].state).toBe('error');
 
     // Others keep streaming while a is stuck.
     for (let i = 0; i < 10; i++) fs.appendFileSync(path.join(m.dataDir, 'small'), `${i}`);
