@@ -10,7 +10,7 @@ import * as os from 'os';
 import type { AgentChild, AgentConfig } from './contract';
 import { HomePaths, errMsg, log, readJson, testTransport, writeFileAtomic } from './env';
 import { Excluder } from './exclude';
-import { COALESCE_MS, ChildLink, Coalescer, Upstream } from './link';
+import { COALESCE_MS, ChildLink, Upstream, files } from './link';
 import { ReceiverState } from './receiver';
 import { buildStatus } from './status';
 import { knownHostsLine } from './transport';
@@ -25,9 +25,12 @@ export class Daemon {
   private timers: NodeJS.Timeout[] = [];
   private reloading = Promise.resolve();
   private stopped = false;
-  private readonly coalescer = new Coalescer(COALESCE_MS, () => {
-    for (const { link } of this.links.values()) if (link.continuous) link.flush();
-  });
+  /**
+   * The shared tick of a feeding daemon: every COALESCE_MS it drains the watcher and flushes
+   * every continuous link in the same turn, so a file changed for all children is read and
+   * its frame encoded once (links in step hit the same FrameCache entries).
+   */
+  private tick: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly paths: HomePaths,
@@ -38,7 +41,12 @@ export class Daemon {
     lowerPriority();
     fs.mkdirSync(this.paths.stateDir, { recursive: true });
     await this.reload();
-    this.timers.push(setInterval(() => this.writeStatus(), 1000));
+    this.timers.push(
+      setInterval(() => {
+        this.writeStatus();
+        files.closeIdle();
+      }, 1000),
+    );
     // Poll, not fs.watch: the ops side replaces config.json by rename, which fs.watch loses.
     this.timers.push(setInterval(() => void this.queueReload(), 1000));
     this.writeStatus();
@@ -55,7 +63,7 @@ export class Daemon {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const { link } of this.links.values()) link.stop('down');
-    this.watcher?.stop();
+    this.stopWatcher();
     this.writeStatus(false);
   }
 
@@ -80,8 +88,7 @@ export class Daemon {
     if (wk !== this.watchKey) {
       for (const { link } of this.links.values()) link.stop('down');
       this.links.clear();
-      this.watcher?.stop();
-      this.watcher = null;
+      this.stopWatcher();
       this.watchKey = wk;
       if (feeds) await this.startWatcher(c);
     }
@@ -107,7 +114,7 @@ export class Daemon {
         excluder: new Excluder(c.exclude),
         agentJs: this.agentJs,
         upstream: c.role === 'mirror' ? () => this.upstream() : null,
-        kick: this.coalescer.kick,
+        ticked: true,
       });
       this.links.set(ch.site, { key: this.linkKey(c, ch), link });
       link.start();
@@ -119,7 +126,7 @@ export class Daemon {
   }
 
   private async startWatcher(c: AgentConfig): Promise<void> {
-    const w = new Watcher(fs.realpathSync(c.dataDir), new Excluder(c.exclude));
+    const w = new Watcher(fs.realpathSync(c.dataDir), new Excluder(c.exclude), this.paths.stateDir);
     w.on('change', (ch) => {
       for (const { link } of this.links.values()) link.note(ch.rel, ch.flags, ch.time);
     });
@@ -127,6 +134,7 @@ export class Daemon {
       for (const { link } of this.links.values()) link.markReconcile();
     });
     w.on('exit', (code) => {
+      this.stopWatcher();
       this.error = `inotifywait exited (${code}); restarting`;
       log('error', 'daemon: watcher died; restarting it, every child reconciles');
       this.watchKey = '';
@@ -135,6 +143,22 @@ export class Daemon {
     });
     await w.start();
     this.watcher = w;
+    this.tick = setInterval(() => {
+      try {
+        w.drain();
+      } catch (e) {
+        log('error', 'daemon: cannot read the watcher', { error: errMsg(e) });
+      }
+      for (const { link } of this.links.values()) if (link.continuous) link.flush();
+    }, COALESCE_MS);
+  }
+
+  private stopWatcher(): void {
+    if (this.tick) clearInterval(this.tick);
+    this.tick = null;
+    this.watcher?.stop();
+    this.watcher = null;
+    files.closeAll();
   }
 
   /** On a relay: the master's clock for what this host has applied. */

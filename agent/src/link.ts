@@ -16,11 +16,12 @@ import { Frame, FrameParser, MAX_BODY, encodeParts } from './frame';
 import { TokenBucket, mbitToBytesPerS } from './bucket';
 import { EV } from './watcher';
 import { rsyncPlan, spawnLink } from './transport';
+import { SharedFiles } from './files';
 import type { Excluder } from './exclude';
 
 /** Bytes re-sent before an APPEND's offset so the receiver can tell the file really only grew. */
 export const APPEND_CONTEXT = 16;
-export const COALESCE_MS = 25;
+export const COALESCE_MS = 50;
 export const BATCH_BYTES = 8 * 1024 * 1024;
 export const DIRTY_CAP = 100_000;
 export const OFFSETS_CAP = 200_000;
@@ -46,11 +47,12 @@ export interface LinkOptions {
   /** Set on relays: where the master's clock for forwarded changes comes from. */
   upstream: (() => Upstream) | null;
   /**
-   * Continuous mode: ask for a flush of every link at once after the coalescing window. All
-   * links then build their batches in the same tick, so a file is read and its frame encoded
-   * once for all children that are at the same point (see FrameCache).
+   * Continuous mode: the daemon's shared tick flushes every link at once every COALESCE_MS,
+   * so all links build their batches in the same turn and a file is read and its frame
+   * encoded once for all children that are at the same point (see FrameCache). Without it
+   * (a link on its own) each change schedules the link's own flush.
    */
-  kick?: () => void;
+  ticked?: boolean;
 }
 
 /**
@@ -94,22 +96,8 @@ class FrameCache {
   }
 }
 const cache = new FrameCache();
-
-/** Coalesces kicks from the watcher into one flush of all links per window. */
-export class Coalescer {
-  private timer: NodeJS.Timeout | null = null;
-  constructor(
-    private readonly ms: number,
-    private readonly fn: () => void,
-  ) {}
-  kick = (): void => {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.fn();
-    }, this.ms);
-  };
-}
+/** Stats and reads of dataDir, shared by every link in this process (see files.ts). */
+export const files = new SharedFiles();
 
 interface Entry {
   flags: number;
@@ -123,6 +111,8 @@ interface Inflight {
   sentAt: number;
   changeTime: number;
   inSync: boolean;
+  /** Cut at BATCH_BYTES or with a file left half sent: the rest follows without waiting. */
+  full: boolean;
 }
 
 export class ChildLink {
@@ -204,10 +194,7 @@ export class ChildLink {
       if (this.phase === 'stream' && !this.inflight) this.reconcile();
       return;
     }
-    if (this.o.child.syncIntervalS === 0) {
-      if (this.o.kick) this.o.kick();
-      else this.scheduleFlush(COALESCE_MS);
-    }
+    if (this.o.child.syncIntervalS === 0 && !this.o.ticked) this.scheduleFlush(COALESCE_MS);
   }
 
   /** Every child must reconcile (watch overflow, watcher restart). */
@@ -351,8 +338,12 @@ export class ChildLink {
       this.reconcile();
       return;
     }
-    // More changes came in while the batch was out: they have waited a round trip already.
-    if (this.dirty.size) this.flush();
+    // More changes came in while the batch was out. On the shared tick they go with the next
+    // tick, not at once: flushing on every ACK made the batch rate follow the round trip
+    // (hundreds of tiny batches a second on a fast link, each re-reading the same files for
+    // each child), which was most of the master's CPU. A full batch (a big write still being
+    // sent) goes on at once, so throughput is not capped at one batch per tick.
+    if (this.dirty.size && (inf.full || !(this.continuous && this.o.ticked))) this.flush();
   }
 
   // ---- reconcile ----------------------------------------------------------------------
@@ -424,8 +415,12 @@ export class ChildLink {
     let bytes = 0;
     let newest = this.reconTime;
     this.reconTime = 0;
+    let full = false;
     for (const [rel, e] of this.dirty) {
-      if (bytes >= BATCH_BYTES) break;
+      if (bytes >= BATCH_BYTES) {
+        full = true;
+        break;
+      }
       this.dirty.delete(rel);
       let f: Frame | null;
       let more = false;
@@ -437,7 +432,10 @@ export class ChildLink {
       }
       entries.set(rel, e);
       if (e.time > newest) newest = e.time;
-      if (more) this.dirty.set(rel, { flags: EV.MODIFY, time: e.time });
+      if (more) {
+        this.dirty.set(rel, { flags: EV.MODIFY, time: e.time });
+        full = true;
+      }
       if (!f) continue;
       frames.push(f);
       bytes += 'body' in f ? f.body.length : 0;
@@ -447,7 +445,7 @@ export class ChildLink {
     const inSync = this.dirty.size === 0 && !this.bigPending && !this.needsReconcile && (!up || up.through !== null);
     const seq = ++this.seq;
     frames.push({ t: 'BATCH_END', seq, changeTime: newest, inSync });
-    this.inflight = { seq, entries, bytes, sentAt: Date.now(), changeTime: newest, inSync };
+    this.inflight = { seq, entries, bytes, sentAt: Date.now(), changeTime: newest, inSync, full };
     log('debug', `link ${this.site}: batch ${seq}`, { frames: frames.length - 1, bytes });
     this.writeFrames(frames);
   }
@@ -455,10 +453,8 @@ export class ChildLink {
   /** The frame that brings the child's copy of rel up to date (null: nothing to send). */
   private frameFor(rel: string, e: Entry): [Frame | null, boolean] {
     const full = path.join(this.o.dataDir, rel);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(full);
-    } catch {
+    const st = files.lstat(full);
+    if (!st) {
       this.offsets.delete(rel);
       return [{ t: 'DELETE', path: rel }, false];
     }
@@ -488,30 +484,30 @@ export class ChildLink {
       return [{ t: 'SYMLINK', path: rel, target: fs.readlinkSync(full) }, false];
     }
     if (!st.isFile()) return [null, false]; // fifos, sockets, devices are not mirrored
-    const fd = fs.openSync(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const fst = fs.fstatSync(fd);
-      const k = this.offsets.get(rel);
-      if (k && k.ino === fst.ino && fst.size >= k.size && (fst.mode & 0o777) === k.mode) {
-        if (fst.size === k.size) return [null, false];
-        const from = k.size - Math.min(APPEND_CONTEXT, k.size);
-        const len = Math.min(fst.size - from, MAX_BODY);
-        const body = readAt(fd, from, len);
-        this.offsets.set(rel, { ino: fst.ino, size: from + body.length, mode: k.mode });
-        return [{ t: 'APPEND', path: rel, offset: from, body }, from + body.length < fst.size];
-      }
-      if (fst.size > MAX_BODY) {
-        // Too big for one frame and not a plain append: rsync's delta transfer is the tool.
-        this.bigPending = true;
-        this.offsets.delete(rel);
-        return [null, false];
-      }
-      const body = readAt(fd, 0, fst.size);
-      if (this.offsets.size < OFFSETS_CAP) this.offsets.set(rel, { ino: fst.ino, size: body.length, mode: fst.mode & 0o777 });
-      return [{ t: 'WRITE', path: rel, mode: fst.mode & 0o777, mtime: Math.floor(fst.mtimeMs), size: body.length, body }, false];
-    } finally {
-      fs.closeSync(fd);
+    // Reads go through the shared open file, checked against this turn's lstat. A path that
+    // no longer holds that file throws: the change that replaced it raises its own event.
+    const read = (from: number, len: number): Buffer => {
+      const b = files.read(full, st, from, len);
+      if (!b) throw new Error('replaced while being read');
+      return b;
+    };
+    const k = this.offsets.get(rel);
+    if (k && k.ino === st.ino && st.size >= k.size && (st.mode & 0o777) === k.mode) {
+      if (st.size === k.size) return [null, false];
+      const from = k.size - Math.min(APPEND_CONTEXT, k.size);
+      const body = read(from, Math.min(st.size - from, MAX_BODY));
+      this.offsets.set(rel, { ino: st.ino, size: from + body.length, mode: k.mode });
+      return [{ t: 'APPEND', path: rel, offset: from, body }, from + body.length < st.size];
     }
+    if (st.size > MAX_BODY) {
+      // Too big for one frame and not a plain append: rsync's delta transfer is the tool.
+      this.bigPending = true;
+      this.offsets.delete(rel);
+      return [null, false];
+    }
+    const body = read(0, st.size);
+    if (this.offsets.size < OFFSETS_CAP) this.offsets.set(rel, { ino: st.ino, size: body.length, mode: st.mode & 0o777 });
+    return [{ t: 'WRITE', path: rel, mode: st.mode & 0o777, mtime: Math.floor(st.mtimeMs), size: body.length, body }, false];
   }
 
   private writeFrames(frames: Frame[]): void {
@@ -558,17 +554,6 @@ export class ChildLink {
     }, ms);
     this.timers.add(t);
   }
-}
-
-function readAt(fd: number, pos: number, len: number): Buffer {
-  const buf = Buffer.allocUnsafe(len);
-  let off = 0;
-  while (off < len) {
-    const n = fs.readSync(fd, buf, off, len - off, pos + off);
-    if (n === 0) break;
-    off += n;
-  }
-  return off === len ? buf : buf.subarray(0, off);
 }
 
 export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<string, { ino: number; size: number; mode: number }>, cap: number): void {

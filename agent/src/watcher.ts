@@ -1,8 +1,13 @@
 /**
  * Change detection: inotifywait -m -r on dataDir (inotify-tools does the recursive watch
- * bookkeeping). One line per event, NUL-terminated so any file name survives.
+ * bookkeeping). One record per event, NUL-terminated so any file name survives.
+ *
+ * inotifywait writes into a FIFO that the daemon drains on its tick (drain()), instead of a
+ * stream that wakes node for every event: a busy master raises thousands of events a second
+ * (one per write() of a tick file), and reading them one callback at a time was most of the
+ * agent's CPU. The FIFO is unlinked as soon as both ends are open, so nothing stays on disk.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,6 +16,7 @@ import { Excluder } from './exclude';
 
 export const EV = { MODIFY: 1, CLOSE_WRITE: 2, MOVED_TO: 4, MOVED_FROM: 8, CREATE: 16, DELETE: 32, ATTRIB: 64 } as const;
 const NAMES: Record<string, number> = EV;
+const READ_CHUNK = 256 * 1024;
 
 export interface Change {
   rel: string;
@@ -28,12 +34,16 @@ export declare interface Watcher {
 
 export class Watcher extends EventEmitter {
   private proc: ChildProcess | null = null;
-  private buf = '';
+  private fd: number | null = null;
+  private rest: Buffer = Buffer.alloc(0);
+  private readonly chunk = Buffer.allocUnsafe(READ_CHUNK);
   private stopped = false;
 
   constructor(
     private readonly dataDir: string,
     private readonly excluder: Excluder,
+    /** Where the FIFO is made (the agent's state dir); it is unlinked once open. */
+    private readonly fifoDir: string,
   ) {
     super();
   }
@@ -50,10 +60,24 @@ export class Watcher extends EventEmitter {
       '--exclude', `^${esc}/${STAGING_DIR}(/|$)`,
       this.dataDir,
     ];
-    const proc = spawn('inotifywait', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const fifo = path.join(this.fifoDir, `watch-${process.pid}.fifo`);
+    fs.mkdirSync(this.fifoDir, { recursive: true });
+    fs.rmSync(fifo, { force: true });
+    const mk = spawnSync('mkfifo', ['-m', '600', fifo], { encoding: 'utf8' });
+    if (mk.status !== 0) return Promise.reject(new Error(`mkfifo ${fifo}: ${(mk.stderr || mk.error?.message || '').trim()}`));
+    let writer: number;
+    try {
+      // Reader first and non-blocking (drain() must never wait); the writer end, opened
+      // blocking, is inotifywait's stdout: when node falls behind it waits, and the kernel's
+      // inotify queue (and its overflow event) takes over, as with any pipe.
+      this.fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      writer = fs.openSync(fifo, fs.constants.O_WRONLY);
+    } finally {
+      fs.rmSync(fifo, { force: true });
+    }
+    const proc = spawn('inotifywait', args, { stdio: ['ignore', writer, 'pipe'] });
+    fs.closeSync(writer);
     this.proc = proc;
-    proc.stdout!.setEncoding('utf8');
-    proc.stdout!.on('data', (d: string) => this.onData(d));
     return new Promise((resolve, reject) => {
       let err = '';
       proc.stderr!.setEncoding('utf8');
@@ -66,7 +90,10 @@ export class Watcher extends EventEmitter {
       proc.on('exit', (code) => {
         this.proc = null;
         reject(new Error(`inotifywait exited ${code}: ${err.trim().slice(-300)}`));
-        if (!this.stopped) this.emit('exit', code);
+        if (!this.stopped) {
+          this.drain(); // what it wrote before it died still counts
+          this.emit('exit', code);
+        }
       });
     });
   }
@@ -75,35 +102,68 @@ export class Watcher extends EventEmitter {
     this.stopped = true;
     this.proc?.kill('SIGTERM');
     this.proc = null;
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
   }
 
-  private onData(d: string): void {
-    this.buf += d;
-    let i: number;
+  /**
+   * Reads every event waiting in the FIFO and emits one 'change' per path (the flags of all
+   * its events merged). Returns how many paths changed.
+   */
+  drain(): number {
+    if (this.fd === null) return 0;
+    const bufs: Buffer[] = this.rest.length ? [this.rest] : [];
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, this.chunk, 0, READ_CHUNK, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        throw e;
+      }
+      if (n === 0) break; // inotifywait gone; its exit event follows
+      bufs.push(Buffer.from(this.chunk.subarray(0, n)));
+      if (n < READ_CHUNK) break;
+    }
+    if (!bufs.length) return 0;
+    const buf = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
     const time = Date.now();
-    while ((i = this.buf.indexOf('\0')) >= 0) {
-      const rec = this.buf.slice(0, i);
-      this.buf = this.buf.slice(i + 1);
+    const changed = new Map<string, { flags: number; isDir: boolean; full: string }>();
+    let from = 0;
+    let i: number;
+    while ((i = buf.indexOf(0, from)) >= 0) {
+      const rec = buf.toString('utf8', from, i);
+      from = i + 1;
       const sp = rec.indexOf(' ');
       const evs = rec.slice(0, sp).split(',');
-      // inotifywait's %w%f ends in '/' for an event on a watched directory itself.
-      const full = rec.slice(sp + 1).replace(/\/+$/, '');
       if (evs.includes('Q_OVERFLOW')) {
         log('warn', 'watcher: inotify queue overflowed; every child will reconcile');
         this.emit('overflow');
         continue;
       }
+      // inotifywait's %w%f ends in '/' for an event on a watched directory itself.
+      let full = rec.slice(sp + 1);
+      while (full.endsWith('/')) full = full.slice(0, -1);
       let flags = 0;
       for (const e of evs) flags |= NAMES[e] ?? 0;
       const isDir = evs.includes('ISDIR');
+      const c = changed.get(full);
+      if (c) {
+        c.flags |= flags;
+        c.isDir = isDir;
+      } else changed.set(full, { flags, isDir, full });
+    }
+    this.rest = from < buf.length ? Buffer.from(buf.subarray(from)) : Buffer.alloc(0);
+    for (const [full, c] of changed) {
       if (!full.startsWith(this.dataDir + '/')) continue;
       const rel = full.slice(this.dataDir.length + 1);
-      if (!rel || this.excluder.excluded(rel, isDir)) continue;
-      this.emit('change', { rel, flags, isDir, time });
+      if (!rel || this.excluder.excluded(rel, c.isDir)) continue;
+      this.emit('change', { rel, flags: c.flags, isDir: c.isDir, time });
       // A directory that appears (created or moved in) may already hold entries that were
       // made before its watch existed: walk it.
-      if (isDir && flags & (EV.CREATE | EV.MOVED_TO)) this.walk(full, time);
+      if (c.isDir && c.flags & (EV.CREATE | EV.MOVED_TO)) this.walk(full, time);
     }
+    return changed.size;
   }
 
   private walk(dir: string, time: number): void {
