@@ -69,8 +69,8 @@ export function writeConfig(h: Host, over: Partial<AgentConfig> & Pick<AgentConf
 
 const started: ChildProcess[] = [];
 
-export function startDaemon(h: Host, env: Record<string, string> = {}): ChildProcess {
-  const p = spawn(process.execPath, [agentBundle(), 'daemon'], {
+export function startDaemon(h: Host, env: Record<string, string> = {}, nodeArgs: string[] = []): ChildProcess {
+  const p = spawn(process.execPath, [...nodeArgs, agentBundle(), 'daemon'], {
     env: { ...process.env, TANDEM_AGENT_HOME: h.home, TANDEM_TEST_TRANSPORT: 'local', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
