@@ -77,13 +77,7 @@ class FrameCache {
 
   set(key: string, v: CachedFrame): void {
     this.frames.set(key, v);
-    if (!this.armed) {
-      this.armed = true;
-      setImmediate(() => {
-        this.frames.clear();
-        this.armed = false;
-      });
-    }
+    this.arm();
   }
 
   encode(f: Frame): Buffer[] {
@@ -93,6 +87,36 @@ class FrameCache {
       this.encoded.set(f, e);
     }
     return e;
+  }
+
+  private lastFrames: Frame[] | null = null;
+  private lastBuf: Buffer | null = null;
+
+  /**
+   * The frames of a batch as one buffer. Links in step build the very same frames in the same
+   * turn, so the buffer of the previous link is reused when every frame is the same object.
+   */
+  encodeAll(frames: Frame[]): Buffer {
+    const lf = this.lastFrames;
+    if (lf && lf.length === frames.length && frames.every((f, i) => f === lf[i])) return this.lastBuf!;
+    const parts: Buffer[] = [];
+    for (const f of frames) for (const p of this.encode(f)) parts.push(p);
+    const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.lastFrames = frames;
+    this.lastBuf = buf;
+    this.arm();
+    return buf;
+  }
+
+  private arm(): void {
+    if (this.armed) return;
+    this.armed = true;
+    setImmediate(() => {
+      this.frames.clear();
+      this.lastFrames = null;
+      this.lastBuf = null;
+      this.armed = false;
+    });
   }
 }
 const cache = new FrameCache();
@@ -452,7 +476,7 @@ export class ChildLink {
 
   /** The frame that brings the child's copy of rel up to date (null: nothing to send). */
   private frameFor(rel: string, e: Entry): [Frame | null, boolean] {
-    const full = path.join(this.o.dataDir, rel);
+    const full = `${this.o.dataDir}/${rel}`; // rel: a relative path from the watcher or a walk
     const st = files.lstat(full);
     if (!st) {
       this.offsets.delete(rel);
@@ -513,11 +537,14 @@ export class ChildLink {
   private writeFrames(frames: Frame[]): void {
     const proc = this.proc;
     if (!proc?.stdin) return;
-    const parts: Buffer[] = [];
-    for (const f of frames) parts.push(...cache.encode(f));
     // One write per batch: one pipe write, and ssh packs it into full packets (a write per
-    // frame cost ~3x the CPU and wire bytes with many small appends).
-    const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    // frame cost ~3x the CPU and wire bytes with many small appends). The frames before a
+    // BATCH_END are shared by links in step; the BATCH_END (its seq) is each link's own.
+    const last = frames[frames.length - 1];
+    const buf =
+      last?.t === 'BATCH_END' && frames.length > 1
+        ? Buffer.concat([cache.encodeAll(frames.slice(0, -1)), ...encodeParts(last)])
+        : cache.encodeAll(frames);
     this.bytesSent += buf.length;
     const wait = this.bucket ? this.bucket.take(buf.length) : 0;
     const go = (): void => {
