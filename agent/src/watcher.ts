@@ -86,14 +86,16 @@ export class Watcher extends EventEmitter {
         if (err.includes('Watches established')) resolve();
         if (err.length > 8192) err = err.slice(-4096);
       });
-      proc.on('error', reject);
+      proc.on('error', (e) => {
+        this.closeFd();
+        reject(e);
+      });
       proc.on('exit', (code) => {
         this.proc = null;
         reject(new Error(`inotifywait exited ${code}: ${err.trim().slice(-300)}`));
-        if (!this.stopped) {
-          this.drain(); // what it wrote before it died still counts
-          this.emit('exit', code);
-        }
+        if (!this.stopped) this.drain(); // what it wrote before it died still counts
+        this.closeFd();
+        if (!this.stopped) this.emit('exit', code);
       });
     });
   }
@@ -102,6 +104,10 @@ export class Watcher extends EventEmitter {
     this.stopped = true;
     this.proc?.kill('SIGTERM');
     this.proc = null;
+    this.closeFd();
+  }
+
+  private closeFd(): void {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
   }
