@@ -7,7 +7,10 @@
  *   /var/lib/tandem/agent.js             the bundled agent
  *   /var/lib/tandem/config.json          AgentConfig, written by install / mirror commands
  *   /var/lib/tandem/state/               agent state (epoch, offsets, journal); survives upgrades
- *   /var/lib/tandem/status.json          AgentStatus, rewritten by the running agent
+ *   /var/lib/tandem/state/status.json    AgentStatus, rewritten by the running agent
+ *   /var/lib/tandem/log/                 the receiver's log
+ * /var/lib/tandem itself is root's: the agent (user tandem) writes only in state/, log/ and
+ * .ssh/, so it can never replace agent.js, config.json or a boot hook that root runs.
  *   /var/lib/tandem/.ssh/id_ed25519      this host's sync key (used to feed its children)
  *
  * Agent command line (`node /var/lib/tandem/agent.js <cmd>`):

@@ -30,7 +30,7 @@ export function homePaths(home = process.env.TANDEM_AGENT_HOME || AGENT_HOME): H
   return {
     home,
     config: path.join(home, 'config.json'),
-    status: path.join(home, 'status.json'),
+    status: path.join(stateDir, 'status.json'),
     stateDir,
     receiverState: path.join(stateDir, 'receiver.json'),
     journal: path.join(stateDir, 'journal.json'),

@@ -3,11 +3,16 @@
  * Pure renderers (tested in test/ops/hostfiles.test.ts), so "unchanged" is a hash comparison.
  *
  * Layout and permissions (why):
- *   /var/lib/tandem            tandem:tandem 0755  home of the account; sshd's StrictModes wants
- *                                                   it owned by the user or root, not g/o-writable
+ *   /var/lib/tandem            root:root 0755      home of the account (sshd's StrictModes wants
+ *                                                   it owned by the user or root, not g/o-writable).
+ *                                                   Root's, so tandem cannot rename agent.js,
+ *                                                   config.json or boot.d away and put its own in
+ *                                                   their place (root runs them)
  *   /var/lib/tandem/agent.js   root:root 0644      the agent; written only by install
  *   /var/lib/tandem/config.json root:root 0644     AgentConfig; written only by tandem commands
- *   /var/lib/tandem/state/     tandem:tandem 0750  the agent's state; never touched by upgrade
+ *   /var/lib/tandem/state/     tandem:tandem 0750  the agent's state and status.json; never
+ *                                                   touched by upgrade
+ *   /var/lib/tandem/log/       tandem:tandem 0750  the receiver's log
  *   /var/lib/tandem/.ssh/      tandem:tandem 0700  id_ed25519 (generated on the host, never
  *                                                   leaves it) and authorized_keys (root-owned
  *                                                   0644: managed, holds only restricted keys)
@@ -30,7 +35,9 @@ export const DAEMON_PID = `${RUN_DIR}/daemon.pid`;
 export const DAEMON_LOG = `${AGENT_HOME}/agent.log`;
 export const BOOT_HOOK = `${AGENT_HOME}/boot.d/50-tandem-agent`;
 export const CONFIG_JSON = `${AGENT_HOME}/config.json`;
-export const STATUS_JSON = `${AGENT_HOME}/status.json`;
+export const STATUS_JSON = `${AGENT_HOME}/state/status.json`;
+/** Where earlier installs kept it, in a home tandem could write: removed by install. */
+export const LEGACY_STATUS_JSON = `${AGENT_HOME}/status.json`;
 export const STATE_DIR = `${AGENT_HOME}/state`;
 
 export type Supervision = 'systemd' | 'lab';
@@ -43,7 +50,7 @@ export function sq(s: string): string {
 export function systemdUnit(node: string): string {
   return `# Managed by \`tandem agent install\`; edits here are lost on the next install.
 [Unit]
-Description=tandem sync agent (feeds this host's mirrors, keeps ${AGENT_HOME}/status.json)
+Description=tandem sync agent (feeds this host's mirrors, keeps ${STATUS_JSON})
 After=network-online.target
 Wants=network-online.target
 
@@ -142,11 +149,16 @@ fi
 # A "!" password is a locked account, and sshd refuses key logins to locked accounts unless PAM
 # is on; "*" means no password works but keys do.
 if [ -r /etc/shadow ] && grep -q '^${AGENT_USER}:!' /etc/shadow; then usermod -p '*' ${AGENT_USER}; echo created=unlock; fi
-for d in $H $H/state $H/.ssh $H/boot.d; do
+for d in $H $H/state $H/.ssh $H/boot.d $H/log; do
   [ -d $d ] || { mkdir -p $d; echo created=dir:$d; }
 done
-chown ${AGENT_USER}:${AGENT_USER} $H $H/state $H/.ssh
-chmod 0755 $H; chmod 0750 $H/state; chmod 0700 $H/.ssh
+# The home is root's: tandem writes only in state/, log/ and .ssh/ (an older install gave it the
+# home, and with it the power to replace files root runs).
+if [ "$(stat -c %U $H)" != root ]; then chown root:root $H; echo created=home-owner; fi
+if [ -e ${LEGACY_STATUS_JSON} ]; then rm -f ${LEGACY_STATUS_JSON}; echo created=status-moved; fi
+chown root:root $H/boot.d
+chown ${AGENT_USER}:${AGENT_USER} $H/state $H/.ssh $H/log
+chmod 0755 $H $H/boot.d; chmod 0750 $H/state $H/log; chmod 0700 $H/.ssh
 if [ ! -f ${SYNC_KEY} ]; then
   rm -f ${SYNC_KEY}.pub
   ssh-keygen -q -t ed25519 -N '' -C "tandem@$(hostname)" -f ${SYNC_KEY} >/dev/null
@@ -288,7 +300,7 @@ if [ -d /run/systemd/system ] && [ -f ${UNIT_PATH} ]; then
   rm -f ${UNIT_PATH}; systemctl daemon-reload || true
 fi
 ${stopSupervisorScript()}
-rm -f ${BOOT_HOOK} ${SUPERVISOR} ${AGENT_JS} ${CONFIG_JSON} ${STATUS_JSON} \\
+rm -f ${BOOT_HOOK} ${SUPERVISOR} ${AGENT_JS} ${CONFIG_JSON} ${STATUS_JSON} ${LEGACY_STATUS_JSON} \\
   ${AUTHORIZED_KEYS} ${SYNC_KEY} ${SYNC_KEY}.pub
 ${opts.keepState ? ': keep state' : `rm -rf ${STATE_DIR}`}
 echo removed=1`;

@@ -59,10 +59,15 @@ describeLab('agent install on lab hosts', () => {
     const r = await sh(
       C,
       'chi',
-      'stat -c "%n %U %a" /var/lib/tandem /var/lib/tandem/state /var/lib/tandem/.ssh /var/lib/tandem/.ssh/id_ed25519 /var/lib/tandem/.ssh/authorized_keys /var/lib/tandem/agent.js /srv/trading; ' +
+      'for i in $(seq 1 50); do [ -e /var/lib/tandem/state/status.json ] && break; sleep 0.1; done; ' +
+        'stat -c "%n %U %a" /var/lib/tandem /var/lib/tandem/state /var/lib/tandem/log /var/lib/tandem/boot.d /var/lib/tandem/state/status.json /var/lib/tandem/.ssh /var/lib/tandem/.ssh/id_ed25519 /var/lib/tandem/.ssh/authorized_keys /var/lib/tandem/agent.js /srv/trading; ' +
         'p=$(cat /run/tandem-agent/daemon.pid); ps -o user= -p $p; grep CapEff /proc/$p/status; getent passwd tandem | cut -d: -f6,7',
     );
-    expect(r.stdout).toContain('/var/lib/tandem tandem 755');
+    expect(r.stdout).toContain('/var/lib/tandem root 755');
+    expect(r.stdout).toContain('/var/lib/tandem/state tandem 750');
+    expect(r.stdout).toContain('/var/lib/tandem/log tandem 750');
+    expect(r.stdout).toContain('/var/lib/tandem/boot.d root 755');
+    expect(r.stdout).toMatch(/\/var\/lib\/tandem\/state\/status\.json tandem \d+/); // the running daemon writes it
     expect(r.stdout).toContain('/var/lib/tandem/.ssh tandem 700');
     expect(r.stdout).toContain('/var/lib/tandem/.ssh/id_ed25519 tandem 600');
     expect(r.stdout).toContain('/var/lib/tandem/.ssh/authorized_keys root 644');
@@ -71,6 +76,20 @@ describeLab('agent install on lab hosts', () => {
     expect(r.stdout).toMatch(/^tandem$/m);
     expect(r.stdout).toMatch(/CapEff:\s+0000000000000004/); // CAP_DAC_READ_SEARCH only
     expect(r.stdout).toContain('/var/lib/tandem:/bin/sh');
+    // The agent's account can write its state, but cannot swap a file root runs for its own.
+    const asTandem = (cmd: string) => `setpriv --reuid=tandem --regid=tandem --init-groups sh -c ${JSON.stringify(cmd)} 2>&1; echo rc=$?`;
+    const w = await sh(
+      C,
+      'chi',
+      [
+        asTandem('mv /var/lib/tandem/agent.js /var/lib/tandem/agent.old'),
+        asTandem('touch /var/lib/tandem/boot.d/99-mine'),
+        asTandem('touch /var/lib/tandem/config.json'),
+        asTandem('touch /var/lib/tandem/state/probe && rm /var/lib/tandem/state/probe'),
+      ].join('; '),
+    );
+    expect(w.stdout.match(/rc=\d+/g)).toEqual(['rc=1', 'rc=1', 'rc=1', 'rc=0']);
+    expect(w.stdout.match(/Permission denied/g)?.length).toBe(3);
     const ny = await sh(C, 'ny', 'stat -c "%U" /srv/trading; cat /var/lib/tandem/.ssh/authorized_keys | grep -c ssh-ed25519 || true');
     expect(ny.stdout.split('\n')[0]).toBe('root'); // the master's dataDir is never re-owned
     expect(ny.stdout.split('\n')[1]).toBe('0'); // the master authorizes nobody
@@ -156,15 +175,21 @@ describeLab('agent install on lab hosts', () => {
   it('upgrade replaces the agent, restarts it and keeps its state', async () => {
     const inv = lab.inv();
     await sh(C, 'chi', 'echo keep-me > /var/lib/tandem/state/marker; ls -la /var/lib/tandem/state >/dev/null');
+    // chi as an earlier install left it: the home owned by tandem, status.json in it.
+    await sh(C, 'chi', 'chown tandem:tandem /var/lib/tandem; echo "{}" > /var/lib/tandem/status.json');
     const pidBefore = (await sh(C, 'chi', 'cat /run/tandem-agent/daemon.pid')).stdout.trim();
     const newer = Buffer.concat([agentBundle(), Buffer.from('\n// upgrade test\n')]);
     const res = await installFleet(fleet(inv), 'upgrade', newer);
-    expect(res.map((r) => [r.site, r.outcome])).toEqual([
-      ['ny', 'upgraded'],
-      ['chi', 'upgraded'],
-      ['ams', 'upgraded'],
+    expect(res.map((r) => [r.site, r.outcome, r.error])).toEqual([
+      ['ny', 'upgraded', null],
+      ['chi', 'upgraded', null],
+      ['ams', 'upgraded', null],
     ]);
     expect(res.every((r) => r.changes.includes('restarted'))).toBe(true);
+    expect(res.find((r) => r.site === 'chi')!.changes).toEqual(expect.arrayContaining(['home-owner', 'status-moved']));
+    expect(res.find((r) => r.site === 'ny')!.changes).not.toContain('home-owner');
+    const home = await sh(C, 'chi', 'stat -c "%U" /var/lib/tandem; ls /var/lib/tandem/status.json 2>&1');
+    expect(home.stdout).toMatch(/^root\n.*No such file/);
     const after = await sh(C, 'chi', 'cat /var/lib/tandem/state/marker; tail -c 20 /var/lib/tandem/agent.js');
     expect(after.stdout).toContain('keep-me');
     expect(after.stdout).toContain('// upgrade test');
