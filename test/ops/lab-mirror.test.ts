@@ -110,7 +110,7 @@ describeLab('mirroring and status on lab hosts', () => {
       expect((await sh(C, m, 'ls /srv/trading/x.tmp 2>&1')).stdout).toMatch(/No such file/); // exclude: *.tmp
       await waitFor(`private.dat on ${m}`, async () => ((await has(m, 'private.dat', 'secret')) ? true : undefined), 10_000, 100);
     }
-    process.stderr.write(`optest-mirror: mirror start CLI ${r.ms} ms (incl. ts-node start-up); seeded after the CLI returned: ${Object.entries(seeded).map(([k, v]) => `${k} ${Math.max(0, v - r.ms)} ms`).join(', ')}\n`);
+    process.stderr.write(`optest-mirror: mirror start CLI ${r.ms} ms (incl. the CLI start-up); seeded after the CLI returned: ${Object.entries(seeded).map(([k, v]) => `${k} ${Math.max(0, v - r.ms)} ms`).join(', ')}\n`);
   }, 60_000);
 
   it('a change on the master reaches every mirror, through the relay too; then status is OK, exit 0', async () => {
@@ -125,7 +125,7 @@ describeLab('mirroring and status on lab hosts', () => {
     expect(table.stdout).toMatch(/^SITE\s+ROLE\s+EPOCH\s+VERSION\s+STATE\s+LAG\s+BEHIND\s+LAST-ERROR$/m);
     expect(table.stdout).toMatch(/^chi\s+relay\s+1\s+\S+\s+in-sync/m);
     expect(table.stdout.trim().split('\n').pop()).toBe('OK');
-    process.stderr.write(`optest-mirror: tandem status (4 hosts, CLI incl. ts-node start) ${table.ms} ms; inside the command ${s.json.elapsedMs} ms\n`);
+    process.stderr.write(`optest-mirror: tandem status (4 hosts, incl. the CLI start-up) ${table.ms} ms; inside the command ${s.json.elapsedMs} ms\n`);
   }, 60_000);
 
   // A relay's link to its child must leave "seeding" without waiting for a new change.
