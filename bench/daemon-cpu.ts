@@ -11,7 +11,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { agentBundle, child, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
+import { agentBundle, child, childrenNamed, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
 
 const SECONDS = Number(process.argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 15);
 const PROFILE = process.argv.includes('--profile');
@@ -26,22 +26,6 @@ function ticks(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-function childrenNamed(pid: number, comm: string): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      const ppid = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid && name === comm) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }
 
 function pct(xs: number[], p: number): number {

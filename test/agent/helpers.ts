@@ -169,3 +169,20 @@ export function torn(s: string): boolean {
   const body = s.slice(i + 1);
   return !(Number.isInteger(n) && body.length === n && (n === 0 || body === body[0].repeat(n)));
 }
+
+/** Pids of the processes named comm whose parent is pid (e.g. the inotifywait a daemon started). */
+export function childrenNamed(pid: number, comm: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const ppid = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && name === comm) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}

@@ -4,25 +4,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { agentBundle, child, makeHost, sameTree, startDaemon, status, stopAll, tempRoot, waitFor, writeConfig } from './helpers';
+import { agentBundle, child, childrenNamed, makeHost, sameTree, startDaemon, status, stopAll, tempRoot, waitFor, writeConfig } from './helpers';
 
 jest.setTimeout(60000);
 
 /** The inotifywait our daemon started (its child), by pid. */
-function watcherOf(daemonPid: number): number | null {
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      const ppid = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === daemonPid && comm === 'inotifywait') return Number(d);
-    } catch {
-      /* gone */
-    }
-  }
-  return null;
-}
+const watcherOf = (daemonPid: number): number | null => childrenNamed(daemonPid, 'inotifywait')[0] ?? null;
 
 const fds = (pid: number) => fs.readdirSync(`/proc/${pid}/fd`).length;
 
