@@ -344,9 +344,17 @@ export class ChildLink {
     this.inflight = null;
     this.lastAckAt = Date.now();
     this.ackedChange = Math.max(this.ackedChange, inf.changeTime);
+    // A receiver may only ask again for paths of the batch it acknowledges: the names come from
+    // the child, and the daemon reads with CAP_DAC_READ_SEARCH, so a name it made up ('../..',
+    // /etc/shadow) must never be read and sent to it.
     for (const rel of f.resend ?? []) {
+      const e = inf.entries.get(rel);
+      if (!e) {
+        log('warn', `link ${this.site}: receiver asked to resend a path not in batch ${inf.seq}; ignored`, { path: rel.slice(0, 200) });
+        continue;
+      }
       this.offsets.delete(rel);
-      this.dirty.set(rel, { flags: EV.CLOSE_WRITE, time: inf.entries.get(rel)?.time ?? Date.now() });
+      this.dirty.set(rel, { flags: EV.CLOSE_WRITE, time: e.time });
     }
     if (inf.inSync && !(f.resend?.length) && this.dirty.size === 0) {
       this.state = 'in-sync';
