@@ -39,7 +39,8 @@ async function main(): Promise<void> {
   const root = tempRoot('cpu');
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512m', 'tandem-bench', root]);
   const m = makeHost(root, 'master');
-  const mirrors = ['a', 'b', 'c'].map((s) => makeHost(root, s));
+  const nMirrors = Number(process.argv.find((a) => a.startsWith('--mirrors='))?.slice(10) ?? 3);
+  const mirrors = ['a', 'b', 'c', 'd', 'e', 'f'].slice(0, nMirrors).map((s) => makeHost(root, s));
   for (const h of mirrors) writeConfig(h, { role: 'mirror', feedFrom: 'master' });
   writeConfig(m, { role: 'master', children: mirrors.map((h) => child(h)) });
   const profDir = path.resolve(__dirname, 'results');
