@@ -87,9 +87,15 @@ function fmtS(s: number): string {
   return s < 10 ? `${Math.round(s * 10) / 10} s` : `${Math.round(s)} s`;
 }
 
+/**
+ * The first line of an error, shortened, with control characters shown as '?': error texts come
+ * from the hosts (a mirror's NAK, rsync's stderr), and an escape sequence in one must not reach
+ * the operator's terminal.
+ */
 function firstLine(s: string | null): string | null {
   if (!s) return null;
-  const l = s.trim().split('\n')[0];
+  // eslint-disable-next-line no-control-regex
+  const l = s.trim().split('\n')[0].replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
   return l.length > 120 ? `${l.slice(0, 117)}...` : l;
 }
 

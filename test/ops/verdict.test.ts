@@ -94,6 +94,13 @@ describe('rows', () => {
     expect(by.get('ams')!.state).toBe('unreachable');
     expect(by.get('ams')!.lastError).toMatch(/ETIMEDOUT/);
   });
+  it('error texts from hosts reach the table without control characters', () => {
+    const m = healthy();
+    setChild(m, 'ny', 'chi', { state: 'error', lastError: 'disk \u001b[2J\u001b]0;owned\u0007full\r\nsecond line' });
+    const v = assess([...m.values()]);
+    expect(v.rows.find((r) => r.site === 'chi')!.lastError).toBe('disk ?[2J?]0;owned?full?');
+    expect(v.reasons.join(' ')).not.toMatch(/[\u0000-\u001f]/);
+  });
   it('children of a down relay are "unfed"', () => {
     const m = healthy();
     setStatus(m, 'chi', { running: false });
