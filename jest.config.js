@@ -4,8 +4,10 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    // Type-checking is done once by `tsc --noEmit` in `npm test`; jest only transpiles.
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+    // Type-checking is done once by `tsc --noEmit` in `npm test`; jest only transpiles, file by
+    // file (tsconfig isolatedModules, which also keeps every file transpilable on its own, as
+    // esbuild-register needs for bin/tandem).
+    '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 60000,
