@@ -60,7 +60,8 @@ export class Watcher extends EventEmitter {
       '--exclude', `^${esc}/${STAGING_DIR}(/|$)`,
       this.dataDir,
     ];
-    const fifo = path.join(this.fifoDir, `watch-${process.pid}.fifo`);
+    // One name, removed first: a FIFO left by a daemon killed between mkfifo and unlink goes too.
+    const fifo = path.join(this.fifoDir, 'watch.fifo');
     fs.mkdirSync(this.fifoDir, { recursive: true });
     fs.rmSync(fifo, { force: true });
     const mk = spawnSync('mkfifo', ['-m', '600', fifo], { encoding: 'utf8' });
