@@ -5,13 +5,24 @@
  *   u32 BE headerLen | u32 BE bodyLen | header (UTF-8 JSON object) | body (bodyLen bytes)
  *
  * Both lengths are checked against hard caps BEFORE anything is allocated, so a hostile or
- * broken peer cannot make the receiver allocate more than MAX_HEADER + MAX_BODY.
+ * broken peer cannot make the receiver allocate more than MAX_HEADER + MAX_BODY (a Z frame adds
+ * at most Z_MAX_INFLATED for its inflated content).
  */
+import * as zlib from 'zlib';
 
 export const MAX_HEADER = 64 * 1024;
 /** Whole-file WRITEs and APPEND chunks above this go through rsync instead. */
 export const MAX_BODY = 16 * 1024 * 1024;
 export const PREFIX = 8;
+/**
+ * Most bytes a Z frame may inflate to. Above the largest batch a sender can build (bodies stop
+ * at BATCH_BYTES plus one MAX_BODY, 24 MiB, plus their headers), so the cap never decides what
+ * a sender may compress; and it bounds what a Z costs the receiver: its body (<= MAX_BODY) plus
+ * this, whatever the compressed bytes claim.
+ */
+export const Z_MAX_INFLATED = 32 * 1024 * 1024;
+/** What a receiver can say it takes, in its ACK of the HELLO. */
+export const FEATURE_DEFLATE = 'deflate';
 
 export type Frame =
   | { t: 'HELLO'; customer: string; site: string; epoch: number; version: string; proto: number }
@@ -22,8 +33,10 @@ export type Frame =
   | { t: 'SYMLINK'; path: string; target: string }
   | { t: 'BATCH_END'; seq: number; changeTime: number; inSync: boolean }
   | { t: 'HEARTBEAT'; through: number | null }
-  | { t: 'ACK'; seq: number; appliedTime: number; resend?: string[] }
-  | { t: 'NAK'; seq: number; error: string; fatal?: boolean };
+  | { t: 'ACK'; seq: number; appliedTime: number; resend?: string[]; features?: string[] }
+  | { t: 'NAK'; seq: number; error: string; fatal?: boolean }
+  /** Data frames of one batch, encoded back to back, then deflateRaw'ed; size = inflated length. */
+  | { t: 'Z'; size: number; body: Buffer };
 
 export type FrameType = Frame['t'];
 
@@ -51,6 +64,36 @@ export function encodeParts(frame: Frame): Buffer[] {
   p.writeUInt32BE(h.length, 0);
   p.writeUInt32BE(b.length, 4);
   return b.length ? [Buffer.concat([p, h]), b] : [Buffer.concat([p, h])];
+}
+
+/** The frames a Z may hold: only data, never control frames (and never another Z). */
+const Z_INNER: ReadonlySet<FrameType> = new Set(['WRITE', 'APPEND', 'DELETE', 'MKDIR', 'SYMLINK']);
+
+/** A Z frame of already encoded data frames. */
+export function encodeZ(plain: Buffer, level: number): Buffer {
+  if (plain.length > Z_MAX_INFLATED) throw new FrameError(`Z content ${plain.length} bytes exceeds ${Z_MAX_INFLATED}`);
+  return encode({ t: 'Z', size: plain.length, body: zlib.deflateRawSync(plain, { level }) });
+}
+
+/**
+ * The data frames inside a Z, all of them checked before the caller handles the first: inflation
+ * is capped at Z_MAX_INFLATED (a deflate bomb fails there, not in memory), the inflated length
+ * must be the declared one, the content must be whole frames under the same caps as the stream,
+ * and every frame must be a data frame. Throws FrameError.
+ */
+export function unpackZ(z: { size: number; body: Buffer }, maxBody = MAX_BODY): Frame[] {
+  let plain: Buffer;
+  try {
+    plain = zlib.inflateRawSync(z.body, { maxOutputLength: Z_MAX_INFLATED });
+  } catch (e) {
+    throw new FrameError(`Z frame does not inflate: ${(e as Error).message.slice(0, 200)}`);
+  }
+  if (plain.length !== z.size) throw new FrameError(`Z frame inflates to ${plain.length} bytes, not the declared ${z.size}`);
+  const parser = new FrameParser(maxBody);
+  const frames = parser.push(plain);
+  if (parser.pending) throw new FrameError(`Z frame ends inside a frame (${parser.pending} bytes left)`);
+  for (const f of frames) if (!Z_INNER.has(f.t)) throw new FrameError(`Z frame may only hold data frames, not ${f.t}`);
+  return frames;
 }
 
 const isStr = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length <= max;
@@ -103,12 +146,18 @@ export function validate(h: Record<string, unknown>, body: Buffer): Frame {
       if (!isInt(h.seq) || !isNum(h.appliedTime)) bad('needs seq, appliedTime');
       const resend = h.resend;
       if (resend !== undefined && !(Array.isArray(resend) && resend.every((p) => isStr(p)))) bad('resend must be a list of paths');
-      return { t: 'ACK', seq: h.seq as number, appliedTime: h.appliedTime as number, resend: resend as string[] | undefined };
+      const features = h.features;
+      if (features !== undefined && !(Array.isArray(features) && features.length <= 16 && features.every((x) => isStr(x, 32))))
+        bad('features must be a list of at most 16 short names');
+      return { t: 'ACK', seq: h.seq as number, appliedTime: h.appliedTime as number, resend: resend as string[] | undefined, features: features as string[] | undefined };
     }
     case 'NAK':
       noBody();
       if (typeof h.seq !== 'number' || !isStr(h.error, 10000)) bad('needs seq, error');
       return { t: 'NAK', seq: h.seq as number, error: h.error as string, fatal: h.fatal === true };
+    case 'Z':
+      if (!isInt(h.size) || (h.size as number) > Z_MAX_INFLATED) bad(`needs size, at most ${Z_MAX_INFLATED}`);
+      return { t: 'Z', size: h.size as number, body };
     default:
       throw new FrameError(`unknown frame type ${JSON.stringify(h.t)?.slice(0, 40)}`);
   }

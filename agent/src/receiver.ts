@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AGENT_VERSION, HomePaths, PROTO_VERSION, STAGING_DIR, errMsg, log, readJson, writeFileAtomic } from './env';
-import { Frame, FrameError, FrameParser, MAX_BODY } from './frame';
+import { FEATURE_DEFLATE, Frame, FrameError, FrameParser, MAX_BODY, unpackZ } from './frame';
 import { PathError, checkRelPath, safeTarget, symlinkStaysInside } from './pathsafe';
 
 export interface ReceiverState {
@@ -82,6 +82,11 @@ export class ReceiverSession {
   private readonly fsync: boolean;
   /** Test-only (needs a non-default TANDEM_AGENT_HOME): SIGKILL itself mid-batch after N ops. */
   private readonly crashAfterOps: number;
+  /**
+   * What the ACK of the HELLO advertises. Test-only (needs a non-default TANDEM_AGENT_HOME):
+   * TANDEM_TEST_NO_DEFLATE=1 advertises nothing, as a receiver older than Z frames does.
+   */
+  private readonly features: string[];
 
   constructor(private readonly o: ReceiverOptions) {
     this.dataDir = fs.realpathSync(o.dataDir);
@@ -91,6 +96,7 @@ export class ReceiverSession {
     this.fsync = o.fsync ?? process.env.TANDEM_FSYNC !== '0';
     const crash = process.env.TANDEM_AGENT_HOME ? process.env.TANDEM_TEST_CRASH_AFTER_OPS : undefined;
     this.crashAfterOps = crash ? Number(crash) : -1;
+    this.features = process.env.TANDEM_AGENT_HOME && process.env.TANDEM_TEST_NO_DEFLATE === '1' ? [] : [FEATURE_DEFLATE];
   }
 
   /** Replays a journal left by a crash, then clears loose staged files. */
@@ -129,12 +135,16 @@ export class ReceiverSession {
     }
     for (const f of frames) {
       if (this.closed) return;
-      try {
-        this.handle(f);
-      } catch (e) {
-        // Anything unexpected fails the batch, not the process.
-        this.failBatch(`${f.t}: ${errMsg(e)}`);
-      }
+      this.dispatch(f);
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    try {
+      this.handle(f);
+    } catch (e) {
+      // Anything unexpected fails the batch, not the process.
+      this.failBatch(`${f.t}: ${errMsg(e)}`);
     }
   }
 
@@ -160,7 +170,7 @@ export class ReceiverSession {
       this.state.updatedAt = Date.now();
       this.saveState();
       log('info', 'receiver: link up', { from: f.site, epoch: f.epoch, version: f.version });
-      this.o.send({ t: 'ACK', seq: 0, appliedTime: Date.now() });
+      this.o.send({ t: 'ACK', seq: 0, appliedTime: Date.now(), features: this.features });
       return;
     }
     if (this.batchError && f.t !== 'BATCH_END' && f.t !== 'HEARTBEAT') return; // skip the rest of a failed batch
@@ -217,6 +227,23 @@ export class ReceiverSession {
       }
       case 'BATCH_END':
         return this.endBatch(f.seq, f.changeTime, f.inSync);
+      case 'Z': {
+        // Malformed compressed content is malformed input like any other: the link closes. Only
+        // once the whole Z checked out are its frames handled, exactly as if they had come
+        // one by one on the stream (so a refused path fails the batch, as it would there).
+        if (!this.features.includes(FEATURE_DEFLATE)) return this.fatal('Z frame, but this receiver did not offer deflate');
+        let inner: Frame[];
+        try {
+          inner = unpackZ(f, this.o.maxBody ?? MAX_BODY);
+        } catch (e) {
+          return this.fatal(errMsg(e));
+        }
+        for (const g of inner) {
+          if (this.closed) return;
+          this.dispatch(g);
+        }
+        return;
+      }
     }
   }
 

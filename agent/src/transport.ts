@@ -34,9 +34,11 @@ export function spawnLink(paths: HomePaths, child: AgentChild, agentJs: string):
     });
   }
   const [cmd, ...args] = sshBase(paths, child);
-  // Compression on the frame link only: headers and tick data shrink several-fold for little
-  // CPU. rsync (seed/catch-up) runs without it: bulk data is often already compressed.
-  return spawn(cmd, [...args, '-o', 'Compression=yes', `${SSH_USER}@${child.address}`, 'tandem-receive'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // No ssh compression: the agent deflates each tick's batch itself, once for all children in
+  // step (Z frames, see link.ts), where ssh compressed the same bytes again in every client at
+  // zlib level 6. A child too old to take Z frames gets plain frames (the upgrade-window cost).
+  // rsync (seed/catch-up) runs without compression too: bulk data is often already compressed.
+  return spawn(cmd, [...args, '-o', 'Compression=no', `${SSH_USER}@${child.address}`, 'tandem-receive'], { stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 export interface RsyncPlan {

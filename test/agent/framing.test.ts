@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { TokenBucket } from '../../agent/src/bucket';
 import { Excluder } from '../../agent/src/exclude';
-import { Frame, FrameError, FrameParser, MAX_BODY, MAX_HEADER, encode } from '../../agent/src/frame';
+import * as zlib from 'zlib';
+import { Frame, FrameError, FrameParser, MAX_BODY, MAX_HEADER, Z_MAX_INFLATED, encode } from '../../agent/src/frame';
 import { PathError, checkRelPath, symlinkStaysInside } from '../../agent/src/pathsafe';
 
 const samples: Frame[] = [
@@ -14,6 +15,8 @@ const samples: Frame[] = [
   { t: 'BATCH_END', seq: 7, changeTime: 123, inSync: true },
   { t: 'HEARTBEAT', through: null },
   { t: 'ACK', seq: 7, appliedTime: 5, resend: ['x'] },
+  { t: 'ACK', seq: 0, appliedTime: 5, features: ['deflate'] },
+  { t: 'Z', size: 10, body: zlib.deflateRawSync(Buffer.from('not parsed')) },
   { t: 'NAK', seq: 7, error: 'ENOSPC', fatal: false },
 ];
 
@@ -59,9 +62,19 @@ describe('frames', () => {
     ['negative epoch', encodeRaw({ t: 'HELLO', customer: 'a', site: 'b', epoch: -1, version: 'x', proto: 1 }), /needs customer/],
     ['APPEND offset a string', encodeRaw({ t: 'APPEND', path: 'a', offset: '1' }), /needs path, offset/],
     ['DELETE with a body', encodeRaw({ t: 'DELETE', path: 'a' }, Buffer.from('x')), /unexpected body/],
+    ['Z inflating past the cap', encodeRaw({ t: 'Z', size: Z_MAX_INFLATED + 1 }, Buffer.from('x')), /needs size/],
+    ['Z without a size', encodeRaw({ t: 'Z' }, Buffer.from('x')), /needs size/],
+    ['ACK features not a list', encodeRaw({ t: 'ACK', seq: 0, appliedTime: 1, features: 'deflate' }), /features must be/],
+    ['ACK features too long', encodeRaw({ t: 'ACK', seq: 0, appliedTime: 1, features: ['x'.repeat(33)] }), /features must be/],
   ])('rejects %s before allocating', (_n, bytes, msg) => {
     // Only the prefix is needed to refuse an oversize frame: nothing of its size is allocated.
     expect(() => new FrameParser().push(bytes)).toThrow(msg);
+  });
+
+  it('an ACK keeps only the fields it knows (what lets an older sender ignore features)', () => {
+    const [ack] = new FrameParser().push(encodeRaw({ t: 'ACK', seq: 0, appliedTime: 1, features: ['deflate', 'later'], extra: { x: 1 } }));
+    expect(ack).toEqual({ t: 'ACK', seq: 0, appliedTime: 1, features: ['deflate', 'later'] });
+    expect(ack).not.toHaveProperty('extra');
   });
 
   it('a failed stream stays failed', () => {

@@ -1,5 +1,6 @@
 /**
- * Fuzz of the receiver's input: random byte streams, and valid frame streams that are then
+ * Fuzz of the receiver's input: random byte streams, and valid frame streams (Z frames among
+ * them, some holding control frames, declaring a wrong size or cut short) that are then
  * mutated (bytes flipped, cut, spliced), fed into the parser + applier over a temp dataDir
  * that holds an escaping symlink. Asserts: no exception escapes, nothing outside dataDir is
  * created or changed, and the real process only ever ends with a controlled exit code.
@@ -8,6 +9,7 @@ import { spawnSync } from 'child_process';
 import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { homePaths } from '../../agent/src/env';
 import { Frame, encode } from '../../agent/src/frame';
 import { ReceiverSession } from '../../agent/src/receiver';
@@ -22,17 +24,28 @@ const nastyPaths = [
 const arbPath = fc.oneof(fc.constantFrom(...nastyPaths), fc.string({ maxLength: 20 }));
 const arbBody = fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u));
 
-const arbFrame: fc.Arbitrary<Frame> = fc.oneof(
-  fc.record({ t: fc.constant('HELLO' as const), customer: fc.constantFrom('acme', 'x'), site: fc.constant('m'), epoch: fc.integer({ min: 0, max: 3 }), version: fc.constant('f'), proto: fc.constantFrom(1, 2) }),
+const arbData: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ p: arbPath, mode: fc.integer({ min: 0, max: 0o7777 }), b: arbBody }).map(({ p, mode, b }) => ({ t: 'WRITE' as const, path: p, mode, mtime: 1, size: b.length, body: b })),
   fc.record({ t: fc.constant('APPEND' as const), path: arbPath, offset: fc.integer({ min: 0, max: 100 }), body: arbBody }),
   fc.record({ t: fc.constant('DELETE' as const), path: arbPath }),
   fc.record({ t: fc.constant('MKDIR' as const), path: arbPath, mode: fc.integer({ min: 0, max: 0o777 }) }),
   fc.record({ t: fc.constant('SYMLINK' as const), path: arbPath, target: fc.oneof(fc.constantFrom('../outside', '/etc', 'a', '../../x', 'd/../a', '.tandem-staging'), fc.string({ maxLength: 10 })) }),
+);
+const arbControl: fc.Arbitrary<Frame> = fc.oneof(
+  fc.record({ t: fc.constant('HELLO' as const), customer: fc.constantFrom('acme', 'x'), site: fc.constant('m'), epoch: fc.integer({ min: 0, max: 3 }), version: fc.constant('f'), proto: fc.constantFrom(1, 2) }),
   fc.record({ t: fc.constant('BATCH_END' as const), seq: fc.nat(100), changeTime: fc.nat(), inSync: fc.boolean() }),
   fc.record({ t: fc.constant('HEARTBEAT' as const), through: fc.option(fc.nat(), { nil: null }) }),
   fc.record({ t: fc.constant('ACK' as const), seq: fc.nat(5), appliedTime: fc.nat() }),
 );
+/** Z frames: mostly data frames with hostile paths, sometimes a control frame inside, a wrong size or a cut. */
+const arbZ: fc.Arbitrary<Frame> = fc
+  .record({ inner: fc.array(fc.oneof({ arbitrary: arbData, weight: 4 }, { arbitrary: arbControl, weight: 1 }), { maxLength: 6 }), skew: fc.constantFrom(0, 0, 0, 0, 1, -1), cut: fc.constantFrom(0, 0, 0, 0, 1, 5) })
+  .map(({ inner, skew, cut }) => {
+    const plain = Buffer.concat(inner.map(encode));
+    const z = zlib.deflateRawSync(plain);
+    return { t: 'Z' as const, size: Math.max(0, plain.length + skew), body: cut ? z.subarray(0, Math.max(0, z.length - cut)) : z };
+  });
+const arbFrame: fc.Arbitrary<Frame> = fc.oneof({ arbitrary: arbData, weight: 5 }, { arbitrary: arbControl, weight: 4 }, { arbitrary: arbZ, weight: 2 });
 
 type Mutation = { kind: 'flip'; at: number; v: number } | { kind: 'cut'; at: number } | { kind: 'splice'; at: number; bytes: Uint8Array };
 const arbMutation: fc.Arbitrary<Mutation> = fc.oneof(
