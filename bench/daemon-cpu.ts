@@ -11,6 +11,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { tickWorkload } from './workload';
 import { agentBundle, child, childrenNamed, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
 
 const SECONDS = Number(process.argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 15);
@@ -57,27 +58,10 @@ async function main(): Promise<void> {
     }
     const files = Array.from({ length: 50 }, (_, i) => path.join(m.dataDir, `sym${String(i).padStart(2, '0')}.csv`));
     let stop = false;
-    let n = 0;
     const written = new Set<number>();
     const delays: Record<string, number[]> = Object.fromEntries(mirrors.map((h) => [h.site, []]));
     const seen: Record<string, Set<number>> = Object.fromEntries(mirrors.map((h) => [h.site, new Set<number>()]));
-    const writer = (async () => {
-      let next = performance.now();
-      let hbNext = next;
-      while (!stop) {
-        for (let i = 0; i < 20; i++) fs.appendFileSync(files[n++ % 50], `${Date.now()},SYM${n % 50},${(100 + Math.random()).toFixed(5)},${1 + (n % 500)}\n`);
-        if (performance.now() >= hbNext) {
-          const t = Date.now();
-          fs.writeFileSync(path.join(m.dataDir, 'hb.tmp'), String(t));
-          fs.renameSync(path.join(m.dataDir, 'hb.tmp'), path.join(m.dataDir, 'hb'));
-          written.add(t);
-          hbNext += 100;
-        }
-        next += 10;
-        const w = next - performance.now();
-        if (w > 0) await sleep(w);
-      }
-    })();
+    const writer = tickWorkload(m.dataDir, files, () => stop, { heartbeat: (t) => written.add(t) });
     const poller = (async () => {
       while (!stop) {
         for (const h of mirrors) {

@@ -27,6 +27,7 @@ import { mirrorFleet } from '../scripts/agent/mirror';
 import { agentBundle } from '../scripts/agent/bundle';
 import { connectorFor } from '../scripts/agent/ssh';
 import { silentProgress } from '../scripts/agent/parallel';
+import { tickWorkload } from './workload';
 
 const QUICK = process.argv.includes('--quick');
 /** --phases=tandem,lsyncd,seed (default all) */
@@ -141,34 +142,16 @@ async function runWorkload(label: string, seconds: number, stackRoot: () => numb
   const seen: Record<string, Set<number>> = Object.fromEntries(MIRRORS.map((m) => [m, new Set<number>()]));
   const ages: Record<string, number[]> = Object.fromEntries(MIRRORS.map((m) => [m, []]));
   let lastAge = 0;
-  let n = 0;
-  const writer = (async () => {
-    let next = performance.now();
-    let hbNext = next;
-    while (!stop) {
-      // 20 ticks every 10 ms = 2,000 ticks/s, each appended in its own write().
-      for (let i = 0; i < 20; i++) {
-        const line = `${Date.now()},SYM${n % 50},${(100 + Math.random()).toFixed(5)},${1 + (n % 500)}\n`;
-        fs.appendFileSync(ticks[n++ % 50], line);
-        if (measuring) changed += line.length;
-      }
-      const now = performance.now();
-      if (now >= hbNext) {
-        const t = Date.now();
-        const body = String(t);
-        fs.writeFileSync(path.join(dir, 'hb.tmp'), body);
-        fs.renameSync(path.join(dir, 'hb.tmp'), path.join(dir, 'hb'));
-        if (measuring) {
-          changed += body.length;
-          written.set(t, t);
-        }
-        hbNext += 100;
-      }
-      next += 10;
-      const wait = next - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-  })();
+  const writer = tickWorkload(dir, ticks, () => stop, {
+    tick: (bytes) => {
+      if (measuring) changed += bytes;
+    },
+    heartbeat: (t, bytes) => {
+      if (!measuring) return;
+      changed += bytes;
+      written.set(t, t);
+    },
+  });
   const poller = (async () => {
     while (!stop) {
       for (const m of MIRRORS) {
