@@ -60,8 +60,12 @@ export interface AgentConfig {
 export interface ChildStatus {
   readonly site: string;
   readonly state: 'connecting' | 'seeding' | 'catching-up' | 'in-sync' | 'paused' | 'down' | 'error';
-  /** Bytes changed here that the child has not acknowledged. */
-  readonly bytesBehind: number;
+  /**
+   * Bytes changed here that the child has not acknowledged; null while the link is not streaming
+   * (down, connecting, reconciling with rsync): the sender keeps nothing for such a link, so it
+   * cannot tell, and 0 would read as "current".
+   */
+  readonly bytesBehind: number | null;
   /** Seconds between the newest change here and the newest change the child acknowledged. */
   readonly lagS: number | null;
   readonly lastAckAt: string | null;

@@ -278,7 +278,7 @@ export class ChildLink {
     return {
       site: this.site,
       state: this.state,
-      bytesBehind: behind,
+      bytesBehind: this.phase === 'stream' ? behind : null,
       lagS,
       lastAckAt: this.lastAckAt ? new Date(this.lastAckAt).toISOString() : null,
       lastError: this.lastError,

@@ -77,7 +77,7 @@ export function formatStatus(s: AgentStatus): string {
   if (s.role === 'mirror') lines.push(`  in sync: ${s.inSync ? 'yes' : 'no'}; lag ${s.lagS === null ? '-' : s.lagS.toFixed(3) + ' s'}; newest change applied ${s.lastAppliedChangeAt ?? '-'}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
   for (const c of s.children)
-    lines.push(`  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind} bytes behind${c.lastError ? '; ' + c.lastError : ''}`);
+    lines.push(`  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind ?? '?'} bytes behind${c.lastError ? '; ' + c.lastError : ''}`);
   return lines.join('\n');
 }
 

@@ -168,7 +168,8 @@ export function assess(hosts: readonly HostObservation[], opts: VerdictOptions =
     };
     const why = downWhy(h);
     if (h.role === 'master') {
-      const behind = st ? st.children.reduce((n, c) => n + c.bytesBehind, 0) : null;
+      // Unknown for one child (its link is not streaming): unknown in total, not a smaller sum.
+      const behind = st && st.children.every((c) => c.bytesBehind !== null) ? st.children.reduce((n, c) => n + c.bytesBehind!, 0) : null;
       rows.push({
         ...base,
         state: why ? (h.reachable ? (st ? 'agent down' : 'no agent') : 'unreachable') : 'master',

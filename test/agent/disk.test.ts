@@ -62,6 +62,9 @@ describe('a mirror out of disk', () => {
     expect(retries.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < retries.length; i++) expect(retries[i]).toBeGreaterThan(retries[i - 1]);
     expect(status(m).children[0].state).toBe('error');
+    // The failing link is not streaming: how far behind it is cannot be told, and is not 0.
+    expect(status(m).children[0].bytesBehind).toBeNull();
+    expect(status(m).children[1].bytesBehind).toBe(0);
 
     // Others keep streaming while a is stuck.
     for (let i = 0; i < 10; i++) fs.appendFileSync(path.join(m.dataDir, 'small'), `${i}`);

@@ -94,6 +94,14 @@ describe('rows', () => {
     expect(by.get('ams')!.state).toBe('unreachable');
     expect(by.get('ams')!.lastError).toMatch(/ETIMEDOUT/);
   });
+  it('bytes behind a link that is not streaming are unknown, for the mirror and the master', () => {
+    const m = healthy();
+    setChild(m, 'ny', 'chi', { state: 'error', lastError: 'ENOSPC', bytesBehind: null, lagS: 12 });
+    const by = new Map(assess([...m.values()]).rows.map((r) => [r.site, r]));
+    expect(by.get('chi')!.bytesBehind).toBeNull();
+    expect(by.get('ny')!.bytesBehind).toBeNull();
+    expect(by.get('ldn')!.bytesBehind).toBe(0);
+  });
   it('error texts from hosts reach the table without control characters', () => {
     const m = healthy();
     setChild(m, 'ny', 'chi', { state: 'error', lastError: 'disk \u001b[2J\u001b]0;owned\u0007full\r\nsecond line' });
