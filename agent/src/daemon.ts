@@ -114,7 +114,6 @@ export class Daemon {
         excluder: new Excluder(c.exclude),
         agentJs: this.agentJs,
         upstream: c.role === 'mirror' ? () => this.upstream() : null,
-        ticked: true,
       });
       this.links.set(ch.site, { key: this.linkKey(c, ch), link });
       link.start();

@@ -21,6 +21,11 @@ import type { Excluder } from './exclude';
 
 /** Bytes re-sent before an APPEND's offset so the receiver can tell the file really only grew. */
 export const APPEND_CONTEXT = 16;
+/**
+ * The daemon's shared tick. Continuous links (syncIntervalS 0) have no timer of their own: the
+ * tick flushes every link at once, so all links build their batches in the same turn and a file
+ * is read and its frame encoded once for all children that are at the same point (FrameCache).
+ */
 export const COALESCE_MS = 50;
 export const BATCH_BYTES = 8 * 1024 * 1024;
 export const DIRTY_CAP = 100_000;
@@ -58,13 +63,6 @@ export interface LinkOptions {
   agentJs: string;
   /** Set on relays: where the master's clock for forwarded changes comes from. */
   upstream: (() => Upstream) | null;
-  /**
-   * Continuous mode: the daemon's shared tick flushes every link at once every COALESCE_MS,
-   * so all links build their batches in the same turn and a file is read and its frame
-   * encoded once for all children that are at the same point (see FrameCache). Without it
-   * (a link on its own) each change schedules the link's own flush.
-   */
-  ticked?: boolean;
 }
 
 /**
@@ -182,7 +180,6 @@ export class ChildLink {
   private seq = 0;
   private backoff = 250;
   private timers = new Set<NodeJS.Timeout>();
-  private flushTimer: NodeJS.Timeout | null = null;
   private hbTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private bucket: TokenBucket | null;
@@ -222,8 +219,6 @@ export class ChildLink {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.hbTimer) clearInterval(this.hbTimer);
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
     this.rsync?.kill('SIGTERM');
     this.proc?.kill('SIGTERM');
     this.proc = null;
@@ -248,7 +243,6 @@ export class ChildLink {
       if (this.phase === 'stream' && !this.inflight) this.reconcile();
       return;
     }
-    if (this.o.child.syncIntervalS === 0 && !this.o.ticked) this.scheduleFlush(COALESCE_MS);
   }
 
   /** Every child must reconcile (watch overflow, watcher restart). */
@@ -405,12 +399,12 @@ export class ChildLink {
       this.reconcile();
       return;
     }
-    // More changes came in while the batch was out. On the shared tick they go with the next
+    // More changes came in while the batch was out. A continuous link sends them with the next
     // tick, not at once: flushing on every ACK made the batch rate follow the round trip
     // (hundreds of tiny batches a second on a fast link, each re-reading the same files for
     // each child), which was most of the master's CPU. A full batch (a big write still being
     // sent) goes on at once, so throughput is not capped at one batch per tick.
-    if (this.dirty.size && (inf.full || !(this.continuous && this.o.ticked))) this.flush();
+    if (this.dirty.size && (inf.full || !this.continuous)) this.flush();
   }
 
   // ---- reconcile ----------------------------------------------------------------------
@@ -464,14 +458,6 @@ export class ChildLink {
   private reconTime = 0;
 
   // ---- streaming ----------------------------------------------------------------------
-
-  private scheduleFlush(ms: number): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = null;
-      this.flush();
-    }, ms);
-  }
 
   flush(): void {
     if (this.stopped || this.phase !== 'stream' || this.inflight || !this.proc) return;

@@ -32,7 +32,6 @@ describe('resend requests from a child', () => {
         excluder: new Excluder([]),
         agentJs: '/nonexistent',
         upstream: null,
-        ticked: true,
       });
       // The link as it is mid-stream with batch 7 out: internal state set directly, no processes.
       const proc = { stdin: { write: () => true } } as unknown as ChildProcess;
