@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AGENT_HOME } from './contract';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = '0.2.0';
 /** Protocol version spoken in HELLO; a receiver refuses a sender with another major. */
 export const PROTO_VERSION = 1;
 /** Inside dataDir: where the receiver stages files before renaming them into place. */
@@ -50,11 +50,33 @@ export function testTransport(): boolean {
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 let logFile: string | null = null;
 let logFd: number | null = null;
-const LOG_CAP = 10 * 1024 * 1024;
+let logBytes = 0;
+/**
+ * Every log file the agent writes is capped: past LOG_CAP it is renamed to `<file>.1` (replacing
+ * the previous one) and started afresh, so a log costs at most 2 x LOG_CAP on the host. A
+ * receiver whose peer vanished once wrote "uncaught exception EPIPE" at ~4.6 MB/s into an
+ * uncapped log; whatever loops next, the disk of a mirror is not what it fills.
+ */
+export const LOG_CAP = 4 * 1024 * 1024;
+/** Set once stderr failed (EPIPE: the ssh peer is gone): writing to it again only fails again. */
+let stderrGone = false;
 
 /** Also append log lines to this file (the receiver's stderr goes back to its sender). */
 export function logToFile(file: string): void {
+  if (logFd !== null && file !== logFile) {
+    try {
+      fs.closeSync(logFd);
+    } catch {
+      /* already closed */
+    }
+    logFd = null;
+  }
   logFile = file;
+}
+
+/** Stop writing to stderr (its reader is gone); the log file still gets every line. */
+export function stderrClosed(): void {
+  stderrGone = true;
 }
 
 export function log(level: Level, msg: string, fields?: Record<string, unknown>): void {
@@ -62,22 +84,33 @@ export function log(level: Level, msg: string, fields?: Record<string, unknown>)
   const line =
     `${new Date().toISOString()} ${level} ${msg}` + (fields ? ' ' + safeJson(fields) : '') + '\n';
   try {
-    if (!process.env.TANDEM_QUIET) process.stderr.write(line);
+    if (!process.env.TANDEM_QUIET && !stderrGone && !process.stderr.destroyed) process.stderr.write(line);
   } catch {
     /* stderr gone (peer closed): the file below still gets it */
   }
-  if (!logFile) return;
+  if (logFile) appendCapped(logFile, line);
+}
+
+function appendCapped(file: string, line: string): void {
   try {
     if (logFd === null) {
-      fs.mkdirSync(path.dirname(logFile), { recursive: true });
-      try {
-        if (fs.statSync(logFile).size > LOG_CAP) fs.renameSync(logFile, logFile + '.1');
-      } catch {
-        /* no log yet */
-      }
-      logFd = fs.openSync(logFile, 'a');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      logFd = fs.openSync(file, 'a');
+      logBytes = fs.fstatSync(logFd).size;
     }
-    fs.writeSync(logFd, line);
+    const buf = Buffer.from(line);
+    if (logBytes > 0 && logBytes + buf.length > LOG_CAP) {
+      // Checked on every write, not only at open: a long-lived process must not outgrow it.
+      fs.closeSync(logFd);
+      logFd = null;
+      fs.renameSync(file, `${file}.1`);
+      logFd = fs.openSync(file, 'a');
+      logBytes = fs.fstatSync(logFd).size;
+    }
+    // One line never exceeds the cap on its own.
+    const out = buf.length > LOG_CAP ? buf.subarray(0, LOG_CAP) : buf;
+    fs.writeSync(logFd, out);
+    logBytes += out.length;
   } catch {
     /* logging must never take the agent down */
   }

@@ -3,7 +3,7 @@
  * Nothing here throws past main: every failure becomes a logged error and an exit code.
  */
 import { spawn } from 'child_process';
-import { AGENT_VERSION, errMsg, homePaths, log, testTransport } from './env';
+import { AGENT_VERSION, errMsg, homePaths, log, stderrClosed, testTransport } from './env';
 import { runDaemon } from './daemon';
 import { runReceive } from './receive-cmd';
 import { currentStatus, formatStatus } from './status';
@@ -51,8 +51,36 @@ function testRsh(args: string[]): Promise<number> {
   });
 }
 
+/** A write to a pipe whose reader is gone: for stdio, the peer (sshd, the sender) went away. */
+function peerGone(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ECONNRESET';
+}
+
+// stdout/stderr go to sshd (receive) or a file (daemon). Without these listeners a write after the
+// peer left is an uncaught exception, and logging that exception wrote to stderr again: a
+// receiver whose ssh client died spun on it at 60-94 % CPU. Now nothing is written to stderr
+// after it failed, and a receiver whose stdout failed has nobody to answer: it exits.
+process.stderr.on('error', () => stderrClosed());
+let uncaught: number[] = [];
 process.on('uncaughtException', (e) => {
+  if (peerGone(e)) {
+    stderrClosed();
+    if (process.argv[2] === 'receive') {
+      log('warn', 'receive: the peer is gone (EPIPE); exiting', { error: errMsg(e) });
+      process.exit(0);
+    }
+  }
   log('error', 'agent: uncaught exception', { error: errMsg(e), stack: e.stack?.split('\n').slice(0, 5) });
+  // Whatever loops on an exception must not spin forever: 50 in 10 s and the process exits (the
+  // daemon's supervisor restarts it; a receiver is started again by its sender).
+  const now = Date.now();
+  uncaught = uncaught.filter((t) => now - t < 10_000);
+  uncaught.push(now);
+  if (uncaught.length >= 50) {
+    log('error', 'agent: 50 uncaught exceptions in 10 s; exiting');
+    process.exit(1);
+  }
 });
 
 main(process.argv.slice(2)).then(

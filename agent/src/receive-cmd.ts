@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { AgentConfig } from './contract';
-import { HomePaths, STAGING_DIR, errMsg, log, logToFile, readJson } from './env';
+import { HomePaths, STAGING_DIR, errMsg, log, logToFile, readJson, stderrClosed } from './env';
 import { Frame, encode } from './frame';
 import { ReceiverSession } from './receiver';
 
@@ -79,15 +79,30 @@ function alive(pid: number): boolean {
   }
 }
 
+/** How long a receiver that closed its link waits for its last reply to drain before it exits. */
+const CLOSE_DRAIN_MS = 5000;
+
+/**
+ * The frame receiver lives exactly as long as its peer: stdin EOF or error, EPIPE on stdout,
+ * SIGHUP or SIGTERM end it. It never outlives its ssh session: an orphaned receiver once spun
+ * at 60-94 % CPU logging EPIPE after its client went away.
+ */
 function frameReceiver(paths: HomePaths, config: AgentConfig): Promise<number> {
   return new Promise((resolve) => {
     takeLock(paths);
     let done = false;
-    const finish = (code: number): void => {
+    const finish = (code: number, why: string): void => {
       if (done) return;
       done = true;
-      session.onEnd();
+      if (why !== 'eof') log('info', `receive: ending (${why})`);
+      try {
+        session.onEnd();
+      } catch (e) {
+        log('warn', 'receive: cannot record the end of the link', { error: errMsg(e) });
+      }
       resolve(code);
+      // main exits on the resolved promise; this is the floor if anything keeps the loop busy.
+      setTimeout(() => process.exit(code), 1000).unref();
     };
     const session = new ReceiverSession({
       dataDir: config.dataDir,
@@ -95,12 +110,16 @@ function frameReceiver(paths: HomePaths, config: AgentConfig): Promise<number> {
       customer: config.customer,
       configEpoch: config.epoch,
       role: config.role,
+      exclude: config.exclude,
       send: (f: Frame) => {
-        process.stdout.write(encode(f));
+        if (!process.stdout.destroyed) process.stdout.write(encode(f));
       },
       close: (code) => {
         process.stdin.pause();
-        process.stdout.write('', () => finish(code));
+        // A peer that stopped reading must not keep us waiting for the drain forever.
+        setTimeout(() => finish(code, 'reply not drained'), CLOSE_DRAIN_MS).unref();
+        if (process.stdout.destroyed) finish(code, 'stdout closed');
+        else process.stdout.write('', () => finish(code, 'link closed'));
       },
     });
     try {
@@ -110,11 +129,15 @@ function frameReceiver(paths: HomePaths, config: AgentConfig): Promise<number> {
       resolve(2);
       return;
     }
-    process.stdin.on('data', (c: Buffer) => session.onData(c));
-    process.stdin.on('end', () => finish(0));
-    process.stdin.on('error', () => finish(0));
-    process.stdout.on('error', () => finish(0));
-    process.on('SIGTERM', () => finish(0));
-    process.on('SIGHUP', () => finish(0));
+    process.stdin.on('data', (c: Buffer) => {
+      if (!done) session.onData(c);
+    });
+    process.stdin.on('end', () => finish(0, 'eof'));
+    process.stdin.on('close', () => finish(0, 'stdin closed'));
+    process.stdin.on('error', (e) => finish(0, `stdin: ${errMsg(e)}`));
+    process.stdout.on('error', (e) => finish(0, `stdout: ${errMsg(e)}`));
+    process.stderr.on('error', () => stderrClosed());
+    process.on('SIGTERM', () => finish(0, 'SIGTERM'));
+    process.on('SIGHUP', () => finish(0, 'SIGHUP'));
   });
 }

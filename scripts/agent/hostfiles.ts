@@ -13,9 +13,17 @@
  *   /var/lib/tandem/state/     tandem:tandem 0750  the agent's state and status.json; never
  *                                                   touched by upgrade
  *   /var/lib/tandem/log/       tandem:tandem 0750  the receiver's log
- *   /var/lib/tandem/.ssh/      tandem:tandem 0700  id_ed25519 (generated on the host, never
- *                                                   leaves it) and authorized_keys (root-owned
- *                                                   0644: managed, holds only restricted keys)
+ *   /var/lib/tandem/.ssh/      root:root 0755      sshd reads tandem's authorized_keys here. Root's,
+ *                                                   so tandem can neither rename a file of its own
+ *                                                   over authorized_keys (an unrestricted key = a
+ *                                                   shell) nor add authorized_keys2, rc or
+ *                                                   environment. Holds id_ed25519 (tandem 0600,
+ *                                                   generated on the host, never leaves it), its
+ *                                                   .pub and authorized_keys (root 0644, managed)
+ * Chosen over an AuthorizedKeysFile under /etc/ssh (a Match block in sshd's config): it needs no
+ * change to sshd's config and no sshd reload on any host (off-cloud boxes included, whose
+ * sshd_config may not even read sshd_config.d), and holds whatever AuthorizedKeysFile says, as
+ * long as it names ~/.ssh.
  * The daemon runs as `tandem` with one capability, CAP_DAC_READ_SEARCH: it reads every file in
  * the master's dataDir whatever owner and mode the trading platform gave it, and can write
  * nothing but what `tandem` owns. On mirrors the dataDir belongs to `tandem` (the receiver writes
@@ -33,6 +41,8 @@ export const RUN_DIR = '/run/tandem-agent';
 export const SUPERVISOR_PID = `${RUN_DIR}/supervise.pid`;
 export const DAEMON_PID = `${RUN_DIR}/daemon.pid`;
 export const DAEMON_LOG = `${AGENT_HOME}/agent.log`;
+/** The daemon's log (its stderr, where systemd does not run) is capped at this, as the agent's own logs are. */
+export const DAEMON_LOG_CAP = 4 * 1024 * 1024;
 export const BOOT_HOOK = `${AGENT_HOME}/boot.d/50-tandem-agent`;
 export const CONFIG_JSON = `${AGENT_HOME}/config.json`;
 export const STATUS_JSON = `${AGENT_HOME}/state/status.json`;
@@ -86,7 +96,15 @@ export function supervisorScript(node: string): string {
 mkdir -p ${RUN_DIR}
 echo $$ > ${SUPERVISOR_PID}
 child=
-trap '[ -n "$child" ] && kill "$child" 2>/dev/null; rm -f ${DAEMON_PID} ${SUPERVISOR_PID}; exit 0' TERM INT HUP
+# ${DAEMON_LOG} is capped like the agent's own logs: past ${DAEMON_LOG_CAP} bytes it is copied to
+# agent.log.1 and emptied (the daemon appends, so it just goes on from the start; a line written
+# between the copy and the truncation is lost). The loop ends with this supervisor.
+( while kill -0 $$ 2>/dev/null; do
+    [ "$(stat -c %s ${DAEMON_LOG} 2>/dev/null || echo 0)" -gt ${DAEMON_LOG_CAP} ] && cp ${DAEMON_LOG} ${DAEMON_LOG}.1 && : > ${DAEMON_LOG}
+    sleep 10
+  done ) </dev/null >/dev/null 2>&1 &
+capper=$!
+trap '[ -n "$child" ] && kill "$child" 2>/dev/null; kill "$capper" 2>/dev/null; rm -f ${DAEMON_PID} ${SUPERVISOR_PID}; exit 0' TERM INT HUP
 while :; do
   nice -n 10 setpriv --reuid=${AGENT_USER} --regid=${AGENT_USER} --init-groups \\
     --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \\
@@ -149,6 +167,9 @@ fi
 # A "!" password is a locked account, and sshd refuses key logins to locked accounts unless PAM
 # is on; "*" means no password works but keys do.
 if [ -r /etc/shadow ] && grep -q '^${AGENT_USER}:!' /etc/shadow; then usermod -p '*' ${AGENT_USER}; echo created=unlock; fi
+# sshd looks for the keys in the home's .ssh: a host where the account existed before (a cloud
+# image's cloud-init makes it with /home/tandem) gets the home tandem's keys are in.
+if [ "$(getent passwd ${AGENT_USER} | cut -d: -f6)" != "$H" ]; then usermod -d $H ${AGENT_USER}; echo created=home-dir; fi
 for d in $H $H/state $H/.ssh $H/boot.d $H/log; do
   [ -d $d ] || { mkdir -p $d; echo created=dir:$d; }
 done
@@ -157,10 +178,22 @@ done
 if [ "$(stat -c %U $H)" != root ]; then chown root:root $H; echo created=home-owner; fi
 if [ -e ${LEGACY_STATUS_JSON} ]; then rm -f ${LEGACY_STATUS_JSON}; echo created=status-moved; fi
 chown root:root $H/boot.d
-chown ${AGENT_USER}:${AGENT_USER} $H/state $H/.ssh $H/log
-chmod 0755 $H $H/boot.d; chmod 0750 $H/state $H/log; chmod 0700 $H/.ssh
-if [ ! -f ${SYNC_KEY} ]; then
-  rm -f ${SYNC_KEY}.pub
+chown ${AGENT_USER}:${AGENT_USER} $H/state $H/log
+chmod 0755 $H $H/boot.d; chmod 0750 $H/state $H/log
+# .ssh is root's (an earlier install gave it to tandem, which could then replace authorized_keys).
+# Taken back first, then everything tandem could have put there while it was its own goes: only
+# the key pair and authorized_keys stay, and only as plain files with the right owner.
+if [ "$(stat -c %U $H/.ssh)" != root ] || [ "$(stat -c %a $H/.ssh)" != 755 ]; then chown root:root $H/.ssh; chmod 0755 $H/.ssh; echo created=ssh-owner; fi
+for f in $H/.ssh/* $H/.ssh/.[!.]* $H/.ssh/..?*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  case "$f" in
+    ${SYNC_KEY}|${SYNC_KEY}.pub) [ -f "$f" ] && [ ! -L "$f" ] && [ "$(stat -c %U "$f")" = ${AGENT_USER} ] && continue ;;
+    ${AUTHORIZED_KEYS}) [ -f "$f" ] && [ ! -L "$f" ] && [ "$(stat -c %U:%a "$f")" = root:644 ] && continue ;;
+  esac
+  rm -rf "$f"; echo "created=ssh-removed:\${f##*/}"
+done
+if [ ! -f ${SYNC_KEY} ] || [ ! -f ${SYNC_KEY}.pub ]; then
+  rm -f ${SYNC_KEY} ${SYNC_KEY}.pub
   ssh-keygen -q -t ed25519 -N '' -C "tandem@$(hostname)" -f ${SYNC_KEY} >/dev/null
   chown ${AGENT_USER}:${AGENT_USER} ${SYNC_KEY} ${SYNC_KEY}.pub
   echo created=synckey
@@ -176,6 +209,22 @@ if [ "$(stat -c %U "$D")" != ${AGENT_USER} ]; then
 fi`
     : `[ -d "$D" ] || echo warn=master dataDir $D does not exist yet`
 }
+# inotifywait -r needs a watch per directory of the data dir; past the limit, changes under
+# the rest reach mirrors only by the agent's periodic reconcile (and status says DEGRADED).
+# Raised, never lowered: to twice the directories there now plus headroom for growth.
+if [ -d "$D" ]; then
+  n=$(find "$D" -xdev -type d 2>/dev/null | wc -l)
+  want=$((n * 2 + 65536))
+  have=$(cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null || echo 0)
+  if [ "$have" -lt "$want" ]; then
+    if sysctl -q -w fs.inotify.max_user_watches=$want >/dev/null 2>&1; then
+      [ -d /etc/sysctl.d ] && echo "fs.inotify.max_user_watches = $want" > /etc/sysctl.d/60-tandem-inotify.conf
+      echo created=inotify-watches:$want
+    else
+      echo "warn=cannot raise fs.inotify.max_user_watches from $have to $want ($n directories in $D)"
+    fi
+  fi
+fi
 ${probeBody()}`;
 }
 

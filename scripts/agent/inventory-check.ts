@@ -4,6 +4,8 @@
  * reported with its field path, the value given, what is allowed, and how to fix it.
  */
 import { checkHostKey } from '../topology/hostkey';
+import { REGIONS } from '../topology/regions';
+import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, CUSTOMER_RULE, SITE_NAME_RE, SITE_NAME_RULE, USER_RE, USER_RULE } from '../topology/rules';
 import { FAILOVER_MODES, PROVIDERS, ROLES } from '../topology/types';
 import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../inventory';
 
@@ -15,6 +17,8 @@ export interface InventoryIssue {
 export type InventoryCheck = { ok: true; inventory: Inventory } | { ok: false; issues: InventoryIssue[] };
 
 const FIX = 'regenerate it with `pulumi stack output inventory --json > inventory.json`';
+/** For a value the topology would have refused: it was edited, or made by something else. */
+const FIX_VALUE = 'correct it in the stack file (tandem validate checks it) and ' + FIX;
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -59,14 +63,34 @@ export function checkInventory(raw: unknown): InventoryCheck {
     }
   };
 
+  /**
+   * The topology's own value rules (scripts/topology/rules.ts), applied to every value that ends
+   * up in a remote script, an ssh argument or an authorized_keys option. Run before any host is
+   * contacted: a bad value found on the fourth host used to leave three re-pointed.
+   */
+  const rule = (o: Record<string, unknown>, key: string, path: string, check: (v: unknown) => { ok: boolean; why?: string }) => {
+    const v = o[key];
+    if (typeof v !== 'string' || v === '') return; // str() reported it
+    const r = check(v);
+    if (!r.ok) bad(`${path}.${key}`.replace(/^\./, ''), `${show(v)} ${r.why}; ${FIX_VALUE}`);
+  };
+  const re = (pattern: RegExp, why: string) => (v: unknown) => (typeof v === 'string' && pattern.test(v) ? { ok: true } : { ok: false, why });
+
   if (raw.version !== INVENTORY_VERSION) {
     bad('version', `is ${show(raw.version)}; this tandem reads inventory version ${INVENTORY_VERSION}; upgrade tandem or ${FIX} with a matching one`);
   }
   str(raw, 'customer', '');
+  rule(raw, 'customer', '', re(CUSTOMER_RE, `is not a customer name; ${CUSTOMER_RULE}`));
   oneOf(raw, 'source', '', ['pulumi', 'lab']);
   str(raw, 'dataDir', '');
-  if (typeof raw.dataDir === 'string' && !raw.dataDir.startsWith('/')) bad('dataDir', `is ${show(raw.dataDir)}; it must be an absolute path`);
+  rule(raw, 'dataDir', '', checkDataDir);
   if (!Array.isArray(raw.exclude) || raw.exclude.some((x) => typeof x !== 'string')) bad('exclude', `expected a list of strings, got ${show(raw.exclude)}`);
+  else {
+    raw.exclude.forEach((x, i) => {
+      const r = checkExclude(x);
+      if (!r.ok) bad(`exclude[${i}]`, `${show(x)} ${r.why}; ${FIX_VALUE}`);
+    });
+  }
   if (!isObj(raw.service)) bad('service', `expected an object { start, stop, healthPort }, got ${show(raw.service)}`);
   else {
     str(raw.service, 'start', 'service');
@@ -78,7 +102,9 @@ export function checkInventory(raw: unknown): InventoryCheck {
     else {
       oneOf(raw.vip, 'kind', 'vip', ['eip', 'public-ip', 'dns', 'lab']);
       str(raw.vip, 'address', 'vip');
+      rule(raw.vip, 'address', 'vip', checkAddress);
       str(raw.vip, 'holder', 'vip');
+      rule(raw.vip, 'holder', 'vip', re(SITE_NAME_RE, `is not a site name; ${SITE_NAME_RULE}`));
     }
   }
   if (raw.identityFile !== undefined && typeof raw.identityFile !== 'string') bad('identityFile', `expected a file path, got ${show(raw.identityFile)}`);
@@ -96,6 +122,7 @@ export function checkInventory(raw: unknown): InventoryCheck {
       return;
     }
     str(h, 'site', p);
+    rule(h, 'site', p, re(SITE_NAME_RE, `is not a site name; ${SITE_NAME_RULE}`));
     if (typeof h.site === 'string') {
       if (names.has(h.site)) bad(`${p}.site`, `"${h.site}" is also hosts[${names.get(h.site)}].site; every site appears once`);
       else names.set(h.site, i);
@@ -103,9 +130,15 @@ export function checkInventory(raw: unknown): InventoryCheck {
     oneOf(h, 'role', p, ROLES);
     oneOf(h, 'provider', p, PROVIDERS);
     str(h, 'region', p, { nullable: true });
+    if (h.provider === 'offcloud' && h.region !== null) bad(`${p}.region`, `is ${show(h.region)}; an offcloud host has no region (null); ${FIX_VALUE}`);
+    if ((h.provider === 'aws' || h.provider === 'azure') && typeof h.region === 'string' && !(h.region in REGIONS[h.provider])) {
+      bad(`${p}.region`, `${show(h.region)} is not an ${h.provider === 'aws' ? 'AWS region' : 'Azure location'}; see the list in docs/topology.md; ${FIX_VALUE}`);
+    }
     str(h, 'address', p);
+    rule(h, 'address', p, checkAddress);
     int(h, 'sshPort', p, 1, 65535);
     str(h, 'user', p);
+    rule(h, 'user', p, re(USER_RE, `is not a Unix user name; ${USER_RULE}`));
     oneOf(h, 'hostKeySource', p, ['pinned', 'generated', 'lab']);
     if (h.hostKey === null) {
       bad(`${p}.hostKey`, `is null: host "${String(h.site)}" has no pinned host key yet (it has not booted); wait for it to boot, then ${FIX}`);
@@ -116,13 +149,14 @@ export function checkInventory(raw: unknown): InventoryCheck {
       if (!k.ok) bad(`${p}.hostKey`, `${k.why}; ${FIX}`);
     }
     str(h, 'dataDir', p);
-    if (typeof h.dataDir === 'string' && !h.dataDir.startsWith('/')) bad(`${p}.dataDir`, `is ${show(h.dataDir)}; it must be an absolute path`);
+    rule(h, 'dataDir', p, checkDataDir);
     if (h.role === 'master') {
       if (h.feedFrom !== null) bad(`${p}.feedFrom`, `is ${show(h.feedFrom)}; the master receives from nobody (null)`);
       if (h.failover !== null) bad(`${p}.failover`, `is ${show(h.failover)}; the master has no failover mode (null)`);
     } else if (h.role === 'mirror') {
       oneOf(h, 'failover', p, FAILOVER_MODES);
       str(h, 'feedFrom', p);
+      rule(h, 'feedFrom', p, re(SITE_NAME_RE, `is not a site name; ${SITE_NAME_RULE}`));
       int(h, 'syncIntervalS', p, 0, 7 * 86400);
     }
     int(h, 'bandwidthMbit', p, 1, 1_000_000, true);
@@ -135,6 +169,9 @@ export function checkInventory(raw: unknown): InventoryCheck {
     bad('hosts', `has ${masters.length} masters (${masters.map((m) => m.site).join(', ') || 'none'}); exactly one host has role "master"`);
   }
   const bySite = new Map(inv.hosts.map((h) => [h.site, h] as const));
+  if (inv.vip && !bySite.has(inv.vip.holder)) {
+    bad('vip.holder', `is "${inv.vip.holder}", which is not a host here; hosts: ${[...bySite.keys()].join(', ')}; ${FIX}`);
+  }
   inv.hosts.forEach((h, i) => {
     if (h.role !== 'mirror' || h.feedFrom === null) return;
     if (!bySite.has(h.feedFrom)) {

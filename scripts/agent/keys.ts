@@ -63,9 +63,10 @@ export function authorizedKeyLine(i: AuthorizedKeyInput): string {
 }
 
 /**
- * The whole authorized_keys file of a host's tandem account: only tandem writes it, and only
- * sync keys of the host's parent go in (a master's file authorizes nobody). Rewritten in full on
- * every install, so a key of a former parent does not linger after the topology changes.
+ * The whole authorized_keys file of a host's tandem account: only install writes it (root's
+ * file in a root-owned .ssh, so the account cannot replace it; see hostfiles.ts), and only sync
+ * keys of the host's parent go in (a master's file authorizes nobody). Rewritten in full on every
+ * install, so a key of a former parent does not linger after the topology changes.
  */
 export function authorizedKeysFile(lines: readonly string[]): string {
   const head = '# Managed by `tandem agent install`: rewritten on every install; edits here are lost.\n';

@@ -9,6 +9,8 @@ import { checkCidr } from './cidr';
 import { closest } from './suggest';
 import { checkHostKey } from './hostkey';
 import { metroOf, REGIONS } from './regions';
+// Value rules shared with the inventory check (scripts/agent/inventory-check.ts).
+import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, SITE_NAME_RE, USER_RE } from './rules';
 import {
   DEFAULT_SIZES,
   DEFAULT_USERS,
@@ -141,9 +143,6 @@ const SITE_KEYS = [
 ];
 const MIRROR_ONLY = ['failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit'];
 const LAB_KEYS = ['linkMbit', 'diskMb'];
-const NAME_RE = /^[a-z][a-z0-9-]{0,19}$/;
-const CUSTOMER_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** Below this cap a continuous mirror cannot keep a sub-second lag through a burst. */
 const SLOW_LINK_MBIT = 10;
 
@@ -309,22 +308,12 @@ class Validator {
       this.error('dataDir', `dataDir is missing; set it to the absolute path of the data to mirror, e.g. /srv/trading`);
       return undefined;
     }
-    if (typeof v !== 'string' || !path.posix.isAbsolute(v) || path.posix.normalize(v) === '/') {
-      this.error('dataDir', `dataDir ${show(v)} is not allowed; use an absolute path below /, e.g. /srv/trading`);
+    const r = checkDataDir(v);
+    if (!r.ok) {
+      this.error('dataDir', `dataDir ${show(v)} ${r.why}`);
       return undefined;
     }
-    const norm = path.posix.normalize(v).replace(/\/+$/, '');
-    if (norm !== v.replace(/\/+$/, '') || /[\s'"\\$`]/.test(v)) {
-      this.error('dataDir', `dataDir ${show(v)} is not allowed; use a plain normalized path without "..", spaces or quotes, e.g. ${norm.replace(/[\s'"\\$`]/g, '')}`);
-      return undefined;
-    }
-    const SYSTEM = ['/bin', '/boot', '/dev', '/etc', '/lib', '/proc', '/sbin', '/sys', '/usr', '/var/lib/tandem', '/run', '/tmp'];
-    const clash = SYSTEM.find((s) => norm === s || norm.startsWith(`${s}/`) || s.startsWith(`${norm}/`));
-    if (clash) {
-      this.error('dataDir', `dataDir ${show(v)} overlaps the system directory ${clash}; use a directory of its own, e.g. /srv/trading`);
-      return undefined;
-    }
-    return norm;
+    return r.value;
   }
 
   private exclude(v: unknown): string[] {
@@ -335,11 +324,9 @@ class Validator {
     }
     const out: string[] = [];
     v.forEach((p, i) => {
-      if (typeof p !== 'string' || p.trim() === '' || p.includes('\n')) {
-        this.error(`exclude[${i}]`, `exclude[${i}] ${show(p)} is not a pattern; each entry is one glob such as "*.tmp" or "logs/**"`);
-      } else if (p.startsWith('/') && p.length === 1) {
-        this.error(`exclude[${i}]`, `exclude[${i}] "/" would exclude the whole dataDir; name the files or folders to leave out`);
-      } else out.push(p);
+      const r = checkExclude(p);
+      if (!r.ok) this.error(`exclude[${i}]`, `exclude[${i}] ${show(p)} ${r.why}`);
+      else out.push(r.value);
     });
     return out;
   }
@@ -453,7 +440,7 @@ class Validator {
     this.unknownKeys(raw, SITE_KEYS, p, yp);
 
     const name = raw.name;
-    if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    if (typeof name !== 'string' || !SITE_NAME_RE.test(name)) {
       this.error(`${p}.name`, `${p}.name ${show(name)} is not allowed; use lowercase letters, digits and '-', starting with a letter, at most 20 characters`);
     }
     const role = raw.role;
@@ -490,7 +477,7 @@ class Validator {
       }
       if (raw.address === undefined || raw.address === null) {
         this.error(`${p}.address`, `${p}.address is missing; an offcloud site needs the address tandem reaches it at, e.g. 198.51.100.7 or home.example.net`);
-      } else if (typeof raw.address !== 'string' || !ADDRESS_RE.test(raw.address)) {
+      } else if (typeof raw.address !== 'string' || !checkAddress(raw.address).ok) {
         this.error(`${p}.address`, `${p}.address ${show(raw.address)} is not an IP address or host name; write it like 198.51.100.7 or home.example.net`);
       }
       if (raw.hostKey === undefined || raw.hostKey === null) {
@@ -689,8 +676,6 @@ export function fmtDuration(s: number): string {
   if (s < 3600) return `${Math.round(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;
 }
-
-const ADDRESS_RE = /^(([0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-fA-F:]+:[0-9a-fA-F:.]*|([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z][a-zA-Z0-9-]{0,62})$/;
 
 function AZURE_NOTE(r: unknown): string {
   return typeof r === 'string' && r in REGIONS.azure ? ` (it is an Azure location; set provider: azure for it)` : '';

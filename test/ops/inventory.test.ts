@@ -25,7 +25,7 @@ describe.each<[string, Mut, RegExp]>([
   ['not an object', (i) => Object.assign(i, { hosts: 'x' }), /^hosts: expected a non-empty list/],
   ['wrong version', (i) => (i.version = 2), /^version: is 2; this tandem reads inventory version 1/],
   ['bad source', (i) => (i.source = 'terraform'), /^source: is "terraform"; allowed: "pulumi", "lab"/],
-  ['relative dataDir', (i) => (i.hosts[1].dataDir = 'srv'), /^hosts\[1\]\.dataDir: is "srv"; it must be an absolute path/],
+  ['relative dataDir', (i) => (i.hosts[1].dataDir = 'srv'), /^hosts\[1\]\.dataDir: "srv" is not allowed; use an absolute path below \/, e\.g\. \/srv\/trading; correct it in the stack file/],
   ['null host key', (i) => (i.hosts[2].hostKey = null), /^hosts\[2\]\.hostKey: is null: host "ams" has no pinned host key yet.*pulumi stack output inventory --json/],
   ['mangled host key', (i) => (i.hosts[2].hostKey = 'ssh-ed25519 AAAA!!'), /^hosts\[2\]\.hostKey: has a key body that is not base64/],
   ['bad port', (i) => (i.hosts[0].sshPort = 70000), /^hosts\[0\]\.sshPort: expected an integer 1\.\.65535, got 70000/],
@@ -43,6 +43,77 @@ describe.each<[string, Mut, RegExp]>([
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.issues.map((x) => x.message)).toContainEqual(expect.stringMatching(re));
   });
+});
+
+/**
+ * Values that reach remote scripts, ssh and authorized_keys: checked with the topology's own rules
+ * (scripts/topology/rules.ts), each message with the field path, the value, what is allowed and
+ * the fix (issue 8, item 10).
+ */
+const FIXED = '; correct it in the stack file (tandem validate checks it) and regenerate it with `pulumi stack output inventory --json > inventory.json`';
+describe.each<[string, Mut, string]>([
+  ['a command substitution in a host dataDir', (i) => (i.hosts[3].dataDir = '/srv/trading$(touch x)'),
+    `hosts[3].dataDir: "/srv/trading$(touch x)" is not allowed; use a plain normalized path of letters, digits, '.', '_', '-' and '/' (no "..", spaces, quotes or shell characters), e.g. /srv/trading${FIXED}`],
+  ['a ; in the inventory dataDir', (i) => (i.dataDir = '/srv/t;reboot'),
+    `dataDir: "/srv/t;reboot" is not allowed; use a plain normalized path of letters, digits, '.', '_', '-' and '/' (no "..", spaces, quotes or shell characters), e.g. /srv/t${FIXED}`],
+  ['a dataDir with ..', (i) => (i.hosts[0].dataDir = '/srv/../etc/x'),
+    `hosts[0].dataDir: "/srv/../etc/x" is not allowed; use a plain normalized path of letters, digits, '.', '_', '-' and '/' (no "..", spaces, quotes or shell characters), e.g. /etc/x${FIXED}`],
+  ['a dataDir over a system directory', (i) => (i.hosts[2].dataDir = '/var/lib/tandem/state'),
+    `hosts[2].dataDir: "/var/lib/tandem/state" overlaps the system directory /var/lib/tandem; use a directory of its own, e.g. /srv/trading${FIXED}`],
+  ['the root as dataDir', (i) => (i.hosts[1].dataDir = '/'),
+    `hosts[1].dataDir: "/" is not allowed; use an absolute path below /, e.g. /srv/trading${FIXED}`],
+  ['an address that is an ssh option', (i) => (i.hosts[2].address = '-oProxyCommand=touch x'),
+    `hosts[2].address: "-oProxyCommand=touch x" is not an IP address or host name; write it like 198.51.100.7 or home.example.net${FIXED}`],
+  ['an address starting with -o', (i) => (i.hosts[1].address = '-o'),
+    `hosts[1].address: "-o" is not an IP address or host name; write it like 198.51.100.7 or home.example.net${FIXED}`],
+  ['an out-of-range IPv4 address', (i) => (i.hosts[1].address = '198.18.0.300'),
+    `hosts[1].address: "198.18.0.300" is not an IP address or host name; write it like 198.51.100.7 or home.example.net${FIXED}`],
+  ['an IPv6 address with a zone', (i) => (i.hosts[1].address = 'fe80::1%eth0'),
+    `hosts[1].address: "fe80::1%eth0" is not an IP address or host name; write it like 198.51.100.7 or home.example.net${FIXED}`],
+  ['a quote in an address', (i) => (i.hosts[3].address = 'a.example",command="sh'),
+    `hosts[3].address: ${JSON.stringify('a.example",command="sh')} is not an IP address or host name; write it like 198.51.100.7 or home.example.net${FIXED}`],
+  ['a vip address with a space', (i) => (i.vip.address = '198.18.0.2 -x'),
+    `vip.address: "198.18.0.2 -x" is not an IP address or host name; write it like 198.51.100.7 or home.example.net${FIXED}`],
+  ['port 0', (i) => (i.hosts[0].sshPort = 0), 'hosts[0].sshPort: expected an integer 1..65535, got 0'],
+  ['a fractional port', (i) => (i.hosts[0].sshPort = 22.5), 'hosts[0].sshPort: expected an integer 1..65535, got 22.5'],
+  ['a site name the topology refuses', (i) => ((i.hosts[3].site = 'LDN;x'), (i.vip.holder = 'ny')),
+    `hosts[3].site: "LDN;x" is not a site name; use lowercase letters, digits and '-', starting with a letter, at most 20 characters${FIXED}`],
+  ['a feedFrom that is not a site name', (i) => (i.hosts[2].feedFrom = '../chi'),
+    `hosts[2].feedFrom: "../chi" is not a site name; use lowercase letters, digits and '-', starting with a letter, at most 20 characters${FIXED}`],
+  ['a user that is an ssh option', (i) => (i.hosts[1].user = '-oProxyCommand=x'),
+    `hosts[1].user: "-oProxyCommand=x" is not a Unix user name; use lowercase letters, digits, '_' and '-', e.g. trader${FIXED}`],
+  ['a customer with a slash', (i) => (i.customer = '../acme'),
+    `customer: "../acme" is not a customer name; use lowercase letters, digits and '-', at most 40 characters${FIXED}`],
+  ['an empty exclude pattern', (i) => (i.exclude = ['*.tmp', ' ']),
+    `exclude[1]: " " is not a pattern; each entry is one glob such as "*.tmp" or "logs/**"${FIXED}`],
+  ['an unknown AWS region', (i) => (i.hosts[1].region = 'us-east-9'),
+    `hosts[1].region: "us-east-9" is not an AWS region; see the list in docs/topology.md${FIXED}`],
+  ['a vip holder that is no host', (i) => (i.vip.holder = 'tokyo'),
+    'vip.holder: is "tokyo", which is not a host here; hosts: ny, chi, ams, ldn; regenerate it with `pulumi stack output inventory --json > inventory.json`'],
+])('checkInventory refuses %s', (_name, mut, want) => {
+  it('with the field path, the value, what is allowed and the fix', () => {
+    const inv: any = labInventory();
+    mut(inv);
+    const r = checkInventory(inv);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.map((x) => x.message)).toContain(want);
+  });
+});
+
+it('checkInventory lists every bad value at once, not only the first', () => {
+  const inv: any = labInventory();
+  inv.hosts[1].dataDir = '/srv/trading$(touch x)';
+  inv.hosts[2].address = '-oProxyCommand=x';
+  inv.hosts[3].sshPort = 70000;
+  const r = checkInventory(inv);
+  expect(r.ok).toBe(false);
+  if (!r.ok) expect(r.issues.map((x) => x.path)).toEqual(['hosts[1].dataDir', 'hosts[2].address', 'hosts[3].sshPort']);
+});
+
+it.each(['198.51.100.7', '2001:db8::7', 'home.example.net', 'home', 'mirror-1.example.net.'])('checkInventory accepts the address %p', (a) => {
+  const inv: any = labInventory();
+  inv.hosts[1].address = a;
+  expect(checkInventory(inv).ok).toBe(true);
 });
 
 it('feedOrderOf puts every feeder before its children', () => {

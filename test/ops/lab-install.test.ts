@@ -68,7 +68,7 @@ describeLab('agent install on lab hosts', () => {
     expect(r.stdout).toContain('/var/lib/tandem/log tandem 750');
     expect(r.stdout).toContain('/var/lib/tandem/boot.d root 755');
     expect(r.stdout).toMatch(/\/var\/lib\/tandem\/state\/status\.json tandem \d+/); // the running daemon writes it
-    expect(r.stdout).toContain('/var/lib/tandem/.ssh tandem 700');
+    expect(r.stdout).toContain('/var/lib/tandem/.ssh root 755'); // root's: tandem cannot replace authorized_keys
     expect(r.stdout).toContain('/var/lib/tandem/.ssh/id_ed25519 tandem 600');
     expect(r.stdout).toContain('/var/lib/tandem/.ssh/authorized_keys root 644');
     expect(r.stdout).toContain('/var/lib/tandem/agent.js root 644');

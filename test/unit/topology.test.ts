@@ -262,7 +262,7 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
     `dataDir "/etc/trader" overlaps the system directory /etc; use a directory of its own, e.g. /srv/trading`,
   ]],
   ['dataDir with ..', (o) => { topo(o).dataDir = '/srv/../etc'; }, [
-    `dataDir "/srv/../etc" is not allowed; use a plain normalized path without "..", spaces or quotes, e.g. /etc`,
+    `dataDir "/srv/../etc" is not allowed; use a plain normalized path of letters, digits, '.', '_', '-' and '/' (no "..", spaces, quotes or shell characters), e.g. /etc`,
   ]],
   ['dns name outside its zone', (o) => { topo(o).dns.name = 'trade.acme.example.org'; }, [
     `dns.name "trade.acme.example.org" is not inside dns.zone "example.com"; use a name ending in .example.com`,
