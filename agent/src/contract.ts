@@ -72,6 +72,15 @@ export interface ChildStatus {
   readonly lastError: string | null;
   /** Bytes of frames this daemon has written to the child's link since it started (always written by agents >= 0.1.0). */
   readonly bytesSent?: number;
+  /**
+   * Start of the last full online-verify pass that found the child equal to this host's data
+   * (every file hashed on both sides); null: not yet, or differences since. Agents >= 0.2.0.
+   */
+  readonly verifiedAt?: string | null;
+  /** Entries found different from this host's data and not yet verified repaired (DEGRADED). */
+  readonly differences?: number;
+  /** Entries found different (and repaired) since the daemon started: what verify has caught. */
+  readonly differencesFound?: number;
 }
 
 export interface AgentStatus {
@@ -98,6 +107,11 @@ export interface AgentStatus {
    * Always written by agents >= 0.1.0; optional so older status files still parse.
    */
   readonly health?: 'ok' | 'degraded';
+  /**
+   * The sending daemon's own trouble, apart from its children's: a directory it cannot watch,
+   * a config it cannot read. Written by agents >= 0.2.0.
+   */
+  readonly daemonError?: string | null;
   /** Sending side (master, relays). */
   readonly children: readonly ChildStatus[];
 }

@@ -31,6 +31,12 @@ export class Daemon {
    * its frame encoded once (links in step hit the same FrameCache entries).
    */
   private tick: NodeJS.Timeout | null = null;
+  /**
+   * Set while some directory is not watched (the inotify watch limit): what inotifywait said,
+   * the limit then, and the timer that reconciles every link until the watcher is complete.
+   */
+  private watchRetryAt = 0;
+  private unwatched: { message: string; limit: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(
     private readonly paths: HomePaths,
@@ -79,7 +85,8 @@ export class Daemon {
       this.error = `no readable config at ${this.paths.config}`;
       return;
     }
-    if (JSON.stringify(raw) === JSON.stringify(this.config)) return;
+    if (this.watchKey === '' && Date.now() < this.watchRetryAt) return;
+    if (JSON.stringify(raw) === JSON.stringify(this.config) && this.watchKey !== '') return;
     const c = raw;
     this.config = c;
     this.error = null;
@@ -90,7 +97,19 @@ export class Daemon {
       this.links.clear();
       this.stopWatcher();
       this.watchKey = wk;
-      if (feeds) await this.startWatcher(c);
+      if (feeds) {
+        try {
+          await this.startWatcher(c);
+        } catch (e) {
+          // Nothing is mirrored without a watcher: say why, and try again (the limit may be
+          // raised, the data dir mounted) instead of waiting for a config change.
+          this.watchKey = '';
+          this.watchRetryAt = Date.now() + 10_000;
+          this.error = `cannot watch ${c.dataDir}: ${errMsg(e)}${/upper limit|watches/i.test(errMsg(e)) ? `; ${WATCH_FIX}` : ''}`;
+          log('error', `daemon: ${this.error}`);
+          return;
+        }
+      }
     }
     if (!testTransport()) writeFileAtomic(this.paths.knownHosts, c.children.map((ch) => knownHostsLine(ch)).join('\n') + '\n');
     const want = new Map<string, AgentChild>(c.children.map((ch) => [ch.site, ch]));
@@ -132,6 +151,7 @@ export class Daemon {
     w.on('overflow', () => {
       for (const { link } of this.links.values()) link.markReconcile();
     });
+    w.on('watchfail', (message) => this.onWatchFail(message));
     w.on('exit', (code) => {
       this.stopWatcher();
       this.error = `inotifywait exited (${code}); restarting`;
@@ -152,7 +172,47 @@ export class Daemon {
     }, COALESCE_MS);
   }
 
+  /**
+   * A directory could not be watched: changes under it raise no event. Until the watcher is
+   * complete, every link reconciles every UNWATCHED_RECONCILE_MS (rsync finds what the events
+   * missed), the daemon reports the cause (DEGRADED), and once the limit is raised the watcher
+   * is started again with every directory watched.
+   */
+  private onWatchFail(message: string): void {
+    for (const { link } of this.links.values()) link.markReconcile();
+    const limit = watchLimit();
+    this.error = `not every directory is watched (${message}); inotify watch limit ${limit ?? '?'}; changes there reach mirrors only by a reconcile every ${UNWATCHED_RECONCILE_MS / 1000} s; ${WATCH_FIX}`;
+    log('error', `daemon: ${this.error}`);
+    if (this.unwatched) {
+      this.unwatched.message = message;
+      return;
+    }
+    const timer = setInterval(() => {
+      const now = watchLimit();
+      if (now !== null && this.unwatched && now > this.unwatched.limit) {
+        log('info', 'daemon: inotify watch limit raised; restarting the watcher', { limit: now });
+        this.restartWatcher();
+        return;
+      }
+      for (const { link } of this.links.values()) link.markReconcile();
+    }, UNWATCHED_RECONCILE_MS);
+    this.unwatched = { message, limit: limit ?? 0, timer };
+  }
+
+  /** Full restart: new watcher, every link reconciles (what changed meanwhile is found). */
+  private restartWatcher(): void {
+    this.stopWatcher();
+    for (const { link } of this.links.values()) link.stop('down');
+    this.links.clear();
+    this.watchKey = '';
+    this.config = null;
+    this.error = null;
+    void this.queueReload();
+  }
+
   private stopWatcher(): void {
+    if (this.unwatched) clearInterval(this.unwatched.timer);
+    this.unwatched = null;
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
     this.watcher?.stop();
@@ -173,7 +233,8 @@ export class Daemon {
       const children = (this.config?.children ?? []).map((ch) => {
         const l = this.links.get(ch.site)?.link;
         if (l) return l.status();
-        return { site: ch.site, state: 'paused' as const, bytesBehind: 0, lagS: null, lastAckAt: null, lastError: null, bytesSent: 0 };
+        // A paused child gets nothing: how much it misses is not counted, so not 0 either.
+        return { site: ch.site, state: 'paused' as const, bytesBehind: null, lagS: null, lastAckAt: null, lastError: null, bytesSent: 0 };
       });
       const s = buildStatus(this.config, rs, children, running, this.error);
       writeFileAtomic(this.paths.status, JSON.stringify(s, null, 2) + '\n');
@@ -181,6 +242,24 @@ export class Daemon {
       log('warn', 'daemon: cannot write status', { error: errMsg(e) });
     }
   }
+}
+
+/** Test-only override (needs a non-default TANDEM_AGENT_HOME): TANDEM_TEST_UNWATCHED_MS. */
+export const UNWATCHED_RECONCILE_MS = (process.env.TANDEM_AGENT_HOME && Number(process.env.TANDEM_TEST_UNWATCHED_MS)) || 30_000;
+const WATCH_FIX = 'raise fs.inotify.max_user_watches (tandem agent install sizes it to the tree), or exclude directories that need no mirroring';
+
+/** The inotify watch limit that applies to this process (its user namespace's, if lower). */
+function watchLimit(): number | null {
+  let v: number | null = null;
+  for (const f of ['/proc/sys/fs/inotify/max_user_watches', '/proc/sys/user/max_inotify_watches']) {
+    try {
+      const n = Number(fs.readFileSync(f, 'utf8').trim());
+      if (Number.isFinite(n)) v = v === null ? n : Math.min(v, n);
+    } catch {
+      /* not there */
+    }
+  }
+  return v;
 }
 
 /** The agent must never compete with the trading platform for CPU or disk. */

@@ -9,6 +9,7 @@
  * at most Z_MAX_INFLATED for its inflated content).
  */
 import * as zlib from 'zlib';
+import type { VerifyAnswer } from './verify';
 
 export const MAX_HEADER = 64 * 1024;
 /** Whole-file WRITEs and APPEND chunks above this go through rsync instead. */
@@ -33,7 +34,13 @@ export type Frame =
   | { t: 'SYMLINK'; path: string; target: string }
   | { t: 'BATCH_END'; seq: number; changeTime: number; inSync: boolean }
   | { t: 'HEARTBEAT'; through: number | null }
-  | { t: 'ACK'; seq: number; appliedTime: number; resend?: string[]; features?: string[] }
+  | { t: 'ACK'; seq: number; appliedTime: number; resend?: string[]; features?: string[]; verify?: VerifyAnswer[] }
+  /**
+   * A listing of part of a directory on the sender (body: JSON array of VEntry), compared by
+   * the receiver after the batch it is in has been applied; answered in that batch's ACK.
+   * Only sent to a receiver that listed 'verify' in its features.
+   */
+  | { t: 'VERIFY'; id: number; dir: string; from: string; to: string; whole: boolean; body: Buffer }
   | { t: 'NAK'; seq: number; error: string; fatal?: boolean }
   /** Data frames of one batch, encoded back to back, then deflateRaw'ed; size = inflated length. */
   | { t: 'Z'; size: number; body: Buffer };
@@ -149,8 +156,25 @@ export function validate(h: Record<string, unknown>, body: Buffer): Frame {
       const features = h.features;
       if (features !== undefined && !(Array.isArray(features) && features.length <= 16 && features.every((x) => isStr(x, 32))))
         bad('features must be a list of at most 16 short names');
-      return { t: 'ACK', seq: h.seq as number, appliedTime: h.appliedTime as number, resend: resend as string[] | undefined, features: features as string[] | undefined };
+      const verify = h.verify;
+      const names = (v: unknown): boolean => Array.isArray(v) && v.length <= 1000 && v.every((x) => isStr(x, 255));
+      if (
+        verify !== undefined &&
+        !(Array.isArray(verify) && verify.length <= 64 && verify.every((a) => a && typeof a === 'object' && isInt(a.id) && names(a.missing) && names(a.extra) && names(a.differ)))
+      )
+        bad('verify must be a list of {id, missing, extra, differ}');
+      return {
+        t: 'ACK',
+        seq: h.seq as number,
+        appliedTime: h.appliedTime as number,
+        resend: resend as string[] | undefined,
+        features: features as string[] | undefined,
+        verify: verify as VerifyAnswer[] | undefined,
+      };
     }
+    case 'VERIFY':
+      if (!isInt(h.id) || !isStr(h.dir) || !isStr(h.from, 256) || !isStr(h.to, 257) || typeof h.whole !== 'boolean') bad('needs id, dir, from, to, whole');
+      return { t: 'VERIFY', id: h.id as number, dir: h.dir as string, from: h.from as string, to: h.to as string, whole: h.whole as boolean, body };
     case 'NAK':
       noBody();
       if (typeof h.seq !== 'number' || !isStr(h.error, 10000)) bad('needs seq, error');

@@ -14,9 +14,11 @@ import type { AgentChild, ChildStatus } from './contract';
 import { AGENT_VERSION, HomePaths, PROTO_VERSION, errMsg, log } from './env';
 import { FEATURE_DEFLATE, Frame, FrameParser, MAX_BODY, encodeParts, encodeZ } from './frame';
 import { TokenBucket, mbitToBytesPerS } from './bucket';
-import { EV } from './watcher';
+import { EV, EV_NEW } from './watcher';
 import { rsyncPlan, spawnLink } from './transport';
 import { SharedFiles } from './files';
+import { symlinkStaysInside } from './pathsafe';
+import { FEATURE_VERIFY, VerifyAnswer, VerifyUnit, Verifier, Seen } from './verify';
 import type { Excluder } from './exclude';
 
 /** Bytes re-sent before an APPEND's offset so the receiver can tell the file really only grew. */
@@ -28,6 +30,11 @@ export const APPEND_CONTEXT = 16;
  */
 export const COALESCE_MS = 50;
 export const BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Frames per batch: a receiver fsyncs every file it publishes, so a batch of many small files
+ * (an unpacked tree) is bounded by count too, well inside the ACK timeout on a slow disk.
+ */
+export const BATCH_FRAMES = 1000;
 export const DIRTY_CAP = 100_000;
 export const OFFSETS_CAP = 200_000;
 const ACK_TIMEOUT_MS = 30_000;
@@ -73,8 +80,53 @@ interface CachedFrame {
   f: Frame | null;
   more: boolean;
   big: boolean;
-  off: { ino: number; size: number; mode: number } | null;
+  off: Offset | null;
 }
+
+/**
+ * What the child is known to hold of a regular file: the sender's lstat when it last sent it.
+ * ctime changes with every write, chmod, link or truncate; on kernels with multigrain
+ * timestamps (6.13+) it also differs for two writes in the same clock tick once the first was
+ * stat'ed, so an unchanged ctime with an unchanged size means the content is the one sent.
+ */
+export interface Offset {
+  ino: number;
+  size: number;
+  mode: number;
+  ctime: number;
+  /** this.gen when recorded: an ancestor directory removed after that voids it. */
+  gen: number;
+}
+
+/**
+ * Online verification (verify.ts): content hashed per second, shared by all links of the
+ * daemon (they mostly hash the same files: the hashes are cached), the pause between full
+ * passes, and how old a change must be before a difference it explains counts as the mirror
+ * being wrong rather than a change still in flight. Test-only overrides need a non-default home.
+ */
+const testEnv = (k: string): number => (process.env.TANDEM_AGENT_HOME && Number(process.env[k])) || 0;
+export const VERIFY_BYTES_PER_S = testEnv('TANDEM_TEST_VERIFY_RATE') || 8 * 1024 * 1024;
+export const VERIFY_PAUSE_MS = testEnv('TANDEM_TEST_VERIFY_PAUSE_MS') || 60_000;
+export const VERIFY_SETTLE_MS = 2_000;
+const VERIFY_UNITS_PER_BATCH = 4;
+const VERIFY_EVERY_MS = 200;
+const verifyBudget = { bytes: 0, at: 0 };
+function takeVerifyBudget(now: number): { bytes: number } {
+  // Refilled per tick to the rate's share, never saved up: an idle hour does not buy a burst.
+  if (now - verifyBudget.at >= COALESCE_MS) {
+    // A big file's range hashed at once leaves a debt that later ticks pay back.
+    const share = (VERIFY_BYTES_PER_S * COALESCE_MS) / 1000;
+    verifyBudget.bytes = Math.min(share, verifyBudget.bytes + share);
+    verifyBudget.at = now;
+  }
+  return verifyBudget;
+}
+
+/** Link-internal flag: a directory whose whole content must be sent again (see framesFor). */
+const REQUEUE = 1 << 16;
+
+/** Permission bits mirrored: rwx for all, plus setuid, setgid and sticky. */
+export const MODE_BITS = 0o7777;
 
 class FrameCache {
   private frames = new Map<string, CachedFrame>();
@@ -151,7 +203,10 @@ export const files = new SharedFiles();
 
 interface Entry {
   flags: number;
+  /** Newest change of the path (local clock). */
   time: number;
+  /** Oldest change of the path not yet sent. */
+  since: number;
 }
 
 interface Inflight {
@@ -160,9 +215,14 @@ interface Inflight {
   bytes: number;
   sentAt: number;
   changeTime: number;
+  /** Oldest change this batch carries. */
+  since: number;
   inSync: boolean;
   /** Cut at BATCH_BYTES or with a file left half sent: the rest follows without waiting. */
   full: boolean;
+  /** VERIFY units in this batch, and whether the link was in sync when they went. */
+  verifyIds: number[];
+  verifyInSync: boolean;
 }
 
 export class ChildLink {
@@ -170,7 +230,23 @@ export class ChildLink {
   lastError: string | null = null;
   lastAckAt: number | null = null;
   readonly dirty = new Map<string, Entry>();
-  private readonly offsets = new Map<string, { ino: number; size: number; mode: number }>();
+  private readonly offsets = new Map<string, Offset>();
+  /**
+   * Directories removed (deleted or moved away) since the offsets were taken, with the gen of
+   * the removal. An offset under one of them is void: the file it described is gone from the
+   * child, whatever now stands at that path (dropping every entry under a removed directory at
+   * once would cost a scan of the offsets per directory of an rm -rf).
+   */
+  private readonly removedDirs = new Map<string, number>();
+  private gen = 0;
+  /** Files with more than one name: inode -> its names (a write through one changes all). */
+  private readonly links = new Map<number, { names: Set<string>; scanned: number }>();
+  /** The oldest change that may not have reached the child by stream (link down, reconcile). */
+  private gapSince: number | null = null;
+  /** Bytes of files too big for a frame, waiting for the rsync reconcile. */
+  private bigBytes = 0;
+  /** Symlinks leaving dataDir already reported (they are not mirrored). */
+  private readonly outsideLinks = new Set<string>();
   private needsReconcile = true;
   private everSynced = false;
   private phase: 'idle' | 'hello' | 'rsync' | 'stream' = 'idle';
@@ -191,9 +267,17 @@ export class ChildLink {
   bytesSent = 0;
   /** The child of this connection said, in its ACK of the HELLO, that it takes Z frames. */
   private deflate = false;
+  /** ... and that it answers VERIFY frames (agents >= 0.2.0). */
+  private verifyOk = false;
+  private readonly verifier: Verifier;
+  private nextVerifyAt = 0;
+  /** Entries found different from the source while settled, since the last clean verify. */
+  private differences: string[] = [];
+  private differencesFound = 0;
 
   constructor(readonly o: LinkOptions) {
     this.bucket = o.child.bandwidthMbit ? new TokenBucket(mbitToBytesPerS(o.child.bandwidthMbit)) : null;
+    this.verifier = new Verifier(o.dataDir, o.excluder, VERIFY_PAUSE_MS);
   }
 
   get site(): string {
@@ -229,15 +313,20 @@ export class ChildLink {
   note(rel: string, flags: number, time: number): void {
     if (this.stopped) return;
     if (time > this.newestChange) this.newestChange = time;
-    // While there is no link, the reconcile on reconnect covers everything: keep nothing.
-    if (this.phase === 'idle' || this.phase === 'hello') return;
+    // While there is no link, the reconcile on reconnect covers everything: keep nothing but
+    // the time of the oldest change it will have to bring.
+    if (this.phase === 'idle' || this.phase === 'hello') {
+      this.gapSince ??= time;
+      return;
+    }
     const e = this.dirty.get(rel);
     if (e) {
       e.flags |= flags;
       e.time = Math.max(e.time, time);
-    } else this.dirty.set(rel, { flags, time });
+    } else this.dirty.set(rel, { flags, time, since: time });
     if (this.dirty.size > DIRTY_CAP) {
       log('warn', `link ${this.site}: dirty set over ${DIRTY_CAP} paths; dropping it, rsync will reconcile`);
+      this.gapSince = Math.min(this.gapSince ?? time, this.oldestDirty() ?? time);
       this.dirty.clear();
       this.needsReconcile = true;
       if (this.phase === 'stream' && !this.inflight) this.reconcile();
@@ -245,15 +334,38 @@ export class ChildLink {
     }
   }
 
-  /** Every child must reconcile (watch overflow, watcher restart). */
+  /** Every child must reconcile (watch overflow, watcher restart, a directory not watched). */
   markReconcile(): void {
+    // Changes were lost from here back to some unknown time after the last one seen: the gap
+    // is open from the oldest change still pending, or from now.
+    const now = Date.now();
+    this.gapSince = Math.min(this.gapSince ?? now, this.oldestDirty() ?? now, this.inflight?.since ?? now);
     this.needsReconcile = true;
     this.dirty.clear();
     if (this.phase === 'stream' && !this.inflight) this.reconcile();
   }
 
-  status(): ChildStatus {
-    let behind = this.inflight?.bytes ?? 0;
+  private differenceText(): string {
+    const n = [...this.verifier.bad.values()].reduce((a, b) => a + b, 0);
+    return `differs from the source in ${n} entr${n === 1 ? 'y' : 'ies'} (${this.differences.slice(0, 3).join(', ')}${this.differences.length > 3 ? ', ...' : ''}); repairing and verifying again`;
+  }
+
+  /** The oldest change in the dirty set (null: none). */
+  private oldestDirty(): number | null {
+    let o: number | null = null;
+    for (const e of this.dirty.values()) if (o === null || e.since < o) o = e.since;
+    return o;
+  }
+
+  /**
+   * What an operator may rely on. The lag is the age of the oldest change the child may not
+   * have (dirty, in flight, or lost in a gap the next reconcile closes): a big file still
+   * crossing a slow link ages, where "newest change - newest acknowledged change" read 0 once
+   * the writer was done. A link between acknowledged in-sync batches is shown catching up once
+   * that age passes a second (or its sync interval): it is not current any more.
+   */
+  status(now = Date.now()): ChildStatus {
+    let behind = (this.inflight?.bytes ?? 0) + this.bigBytes;
     let n = 0;
     for (const [rel] of this.dirty) {
       if (++n > 1000) break;
@@ -265,17 +377,24 @@ export class ChildLink {
         /* deleted: a few bytes of frame */
       }
     }
-    const pending = this.dirty.size > 0 || this.inflight !== null || this.phase !== 'stream';
+    const oldest = Math.min(this.gapSince ?? Infinity, this.inflight?.since ?? Infinity, this.oldestDirty() ?? Infinity);
     let lagS: number | null = null;
-    if (!pending && this.everSynced) lagS = 0;
-    else if (this.ackedChange) lagS = Math.max(0, (Math.max(this.newestChange, Date.now() * Number(this.phase !== 'stream')) - this.ackedChange) / 1000);
+    if (Number.isFinite(oldest)) lagS = this.everSynced || this.phase === 'stream' ? Math.max(0, (now - oldest) / 1000) : null;
+    else if (this.everSynced) lagS = 0;
+    let state = this.state;
+    if (state === 'in-sync' && lagS !== null && lagS > Math.max(1, this.o.child.syncIntervalS + 1)) state = 'catching-up';
+    // Bytes are known while streaming, and during a reconcile that only brings big files.
+    const known = this.phase === 'stream' || (this.phase === 'rsync' && this.gapSince === null && this.everSynced);
     return {
       site: this.site,
-      state: this.state,
-      bytesBehind: this.phase === 'stream' ? behind : null,
-      lagS,
+      state,
+      bytesBehind: known ? behind : null,
+      lagS: lagS === null ? null : Math.round(lagS * 1000) / 1000,
       lastAckAt: this.lastAckAt ? new Date(this.lastAckAt).toISOString() : null,
-      lastError: this.lastError,
+      lastError: this.lastError ?? (this.verifier.bad.size ? this.differenceText() : null),
+      verifiedAt: this.verifier.lastEqualAt ? new Date(this.verifier.lastEqualAt).toISOString() : null,
+      differences: [...this.verifier.bad.values()].reduce((a, b) => a + b, 0),
+      differencesFound: this.differencesFound,
       bytesSent: this.bytesSent,
     };
   }
@@ -287,6 +406,7 @@ export class ChildLink {
     this.state = this.state === 'error' ? 'error' : 'connecting';
     this.phase = 'hello';
     this.deflate = false;
+    this.verifyOk = false;
     let proc: ChildProcess;
     try {
       proc = spawnLink(this.o.paths, this.o.child, this.o.agentJs);
@@ -328,8 +448,12 @@ export class ChildLink {
     was?.kill('SIGTERM');
     this.rsync?.kill('SIGTERM');
     this.rsync = null;
+    const now = Date.now();
+    this.gapSince = Math.min(this.gapSince ?? Infinity, this.inflight?.since ?? Infinity, this.oldestDirty() ?? Infinity);
+    if (!Number.isFinite(this.gapSince)) this.gapSince = this.bigBytes ? now : null;
     this.inflight = null;
     this.dirty.clear();
+    this.verifier.reset();
     this.needsReconcile = true;
     this.phase = 'idle';
     if (this.stopped) return;
@@ -361,6 +485,8 @@ export class ChildLink {
       // An older receiver does not list features (and would close the link on a Z frame): its
       // link runs uncompressed, since ssh no longer compresses either.
       this.deflate = f.features?.includes(FEATURE_DEFLATE) ?? false;
+      this.verifyOk = f.features?.includes(FEATURE_VERIFY) ?? false;
+      if (!this.verifyOk) log('info', `link ${this.site}: receiver does not verify (an older agent); this mirror is not verified until it is upgraded`);
       if (!this.deflate) log('info', `link ${this.site}: receiver does not take deflate (an older agent); frames go uncompressed`);
       // The backoff resets only once the link is in sync again (below): a mirror that accepts
       // the hello but then fails every reconcile (disk full) is retried ever more slowly.
@@ -383,8 +509,9 @@ export class ChildLink {
         continue;
       }
       this.offsets.delete(rel);
-      this.dirty.set(rel, { flags: EV.CLOSE_WRITE, time: e.time });
+      this.dirty.set(rel, { flags: EV.CLOSE_WRITE, time: e.time, since: e.since });
     }
+    this.onVerify(inf, f.verify ?? []);
     if (inf.inSync && !(f.resend?.length) && this.dirty.size === 0) {
       this.state = 'in-sync';
       this.everSynced = true;
@@ -407,6 +534,28 @@ export class ChildLink {
     if (this.dirty.size && (inf.full || !this.continuous)) this.flush();
   }
 
+  /** Answers to the VERIFY units of an acknowledged batch: repair what differs, count what is wrong. */
+  private onVerify(inf: Inflight, answers: VerifyAnswer[]): void {
+    const answered = new Set<number>();
+    for (const a of answers) {
+      answered.add(a.id);
+      const r = this.verifier.answer(a, inf.sentAt - VERIFY_SETTLE_MS, inf.verifyInSync);
+      if (!r) continue;
+      if (r.repair.length) log('info', `link ${this.site}: verify found ${r.repair.length} to send again`, { dir: r.dir, settled: r.settled.length, paths: r.repair.slice(0, 5) });
+      for (const p of r.repair) {
+        const old = this.dirty.get(p);
+        this.dirty.set(p, { flags: EV.CREATE | REQUEUE | (old?.flags ?? 0), time: old?.time ?? Date.now(), since: old?.since ?? Date.now() });
+      }
+      if (r.settled.length) {
+        this.differences = [...r.settled, ...this.differences].slice(0, 20);
+        this.differencesFound += r.settled.length;
+        log('error', `link ${this.site}: mirror differs from the source`, { entries: r.settled.length, paths: r.settled.slice(0, 5) });
+      }
+    }
+    for (const id of inf.verifyIds) if (!answered.has(id)) this.verifier.lost(id);
+    if (this.verifier.bad.size === 0) this.differences = [];
+  }
+
   // ---- reconcile ----------------------------------------------------------------------
 
   private reconcile(): void {
@@ -416,11 +565,14 @@ export class ChildLink {
     // retry after a disk-full refusal must not look like ordinary catching up, or status would
     // flicker back to OK between attempts while the mirror still cannot take the data.
     if (this.state !== 'error') this.state = this.everSynced ? 'catching-up' : 'seeding';
+    const od = this.oldestDirty();
+    if (od !== null) this.gapSince = Math.min(this.gapSince ?? od, od);
     this.dirty.clear();
     // Sizes before rsync starts: rsync copies at least this much of each file, so appends
     // after it continue from here (the receiver checks the overlap).
-    const snapshot = new Map<string, { ino: number; size: number; mode: number }>();
-    walkFiles(this.o.dataDir, '', this.o.excluder, snapshot, OFFSETS_CAP);
+    const snapshot = new Map<string, Offset>();
+    const nlinks = new Map<number, Set<string>>();
+    walkFiles(this.o.dataDir, '', this.o.excluder, snapshot, OFFSETS_CAP, nlinks);
     const started = Date.now();
     const up = this.o.upstream?.();
     const changeTime = up ? (up.changeTime ?? 0) : this.newestChange || started;
@@ -446,7 +598,14 @@ export class ChildLink {
       }
       log('info', `link ${this.site}: reconcile done`, { ms: Date.now() - started });
       this.offsets.clear();
+      this.removedDirs.clear();
+      this.gen = 0;
       for (const [k, v] of snapshot) this.offsets.set(k, v);
+      this.links.clear();
+      for (const [ino, names] of nlinks) this.links.set(ino, { names, scanned: names.size });
+      // rsync brought every change made before it started; later ones are in the dirty set.
+      this.gapSince = null;
+      this.bigBytes = 0;
       this.needsReconcile = false;
       this.phase = 'stream';
       this.forceEmpty = true;
@@ -461,82 +620,230 @@ export class ChildLink {
 
   flush(): void {
     if (this.stopped || this.phase !== 'stream' || this.inflight || !this.proc) return;
-    if (this.dirty.size === 0 && !this.forceEmpty) return;
+    const units = this.verifyUnits();
+    if (this.dirty.size === 0 && !this.forceEmpty && units.length === 0) return;
     this.forceEmpty = false;
     const frames: Frame[] = [];
     const entries = new Map<string, Entry>();
     let bytes = 0;
     let newest = this.reconTime;
+    let since = Infinity;
     this.reconTime = 0;
     let full = false;
+    const failed: [string, Entry][] = [];
+    // Entries added while iterating (a replaced directory's contents, the other names of a hard
+    // link) are visited in this same pass: a Map iterates over keys inserted during iteration.
     for (const [rel, e] of this.dirty) {
-      if (bytes >= BATCH_BYTES) {
+      if (bytes >= BATCH_BYTES || frames.length >= BATCH_FRAMES) {
         full = true;
         break;
       }
       this.dirty.delete(rel);
-      let f: Frame | null;
+      let out: Frame[];
       let more = false;
       try {
-        [f, more] = this.frameFor(rel, e);
+        [out, more] = this.framesFor(rel, e);
       } catch (err) {
-        log('warn', `link ${this.site}: cannot read ${rel}`, { error: errMsg(err) });
+        // Tried again next tick, never dropped: a path the child does not get keeps the link
+        // out of sync (and says why) instead of leaving the mirror silently different.
+        if (!failed.length) log('warn', `link ${this.site}: cannot read ${rel}`, { error: errMsg(err) });
+        failed.push([rel, e]);
         continue;
       }
-      entries.set(rel, e);
+      const prev = entries.get(rel);
+      entries.set(rel, prev ? { flags: prev.flags | e.flags, time: Math.max(prev.time, e.time), since: Math.min(prev.since, e.since) } : e);
       if (e.time > newest) newest = e.time;
+      if (e.since < since) since = e.since;
       if (more) {
-        this.dirty.set(rel, { flags: EV.MODIFY, time: e.time });
+        this.dirty.set(rel, { flags: EV.MODIFY, time: e.time, since: e.since });
         full = true;
       }
-      if (!f) continue;
-      frames.push(f);
-      bytes += 'body' in f ? f.body.length : 0;
+      for (const f of out) {
+        frames.push(f);
+        bytes += 'body' in f ? f.body.length : 0;
+      }
+      if (more) break;
     }
+    for (const [rel, e] of failed) if (!this.dirty.has(rel)) this.dirty.set(rel, e);
     const up = this.o.upstream?.();
     if (up) newest = up.changeTime ?? newest;
     const inSync = this.dirty.size === 0 && !this.bigPending && !this.needsReconcile && (!up || up.through !== null);
     const seq = ++this.seq;
+    const now = Date.now();
+    for (const u of units) {
+      const { entries: list, ...h } = u.unit;
+      frames.push({ t: 'VERIFY', ...h, body: Buffer.from(JSON.stringify(list)) });
+      this.verifier.sent(u.unit, u.seen, now);
+    }
     frames.push({ t: 'BATCH_END', seq, changeTime: newest, inSync });
-    this.inflight = { seq, entries, bytes, sentAt: Date.now(), changeTime: newest, inSync, full };
+    this.inflight = {
+      seq,
+      entries,
+      bytes,
+      sentAt: now,
+      changeTime: newest,
+      since: Number.isFinite(since) ? since : now,
+      inSync,
+      full,
+      verifyIds: units.map((u) => u.unit.id),
+      verifyInSync: this.state === 'in-sync',
+    };
     log('debug', `link ${this.site}: batch ${seq}`, { frames: frames.length - 1, bytes });
     this.writeFrames(frames);
   }
 
-  /** The frame that brings the child's copy of rel up to date (null: nothing to send). */
-  private frameFor(rel: string, e: Entry): [Frame | null, boolean] {
+  /** Verify units to send with the next batch: only on an established, streaming link. */
+  private verifyUnits(): { unit: VerifyUnit; seen: Map<string, Seen> }[] {
+    const now = Date.now();
+    if (!this.verifyOk || now < this.nextVerifyAt || !this.everSynced) return [];
+    if (this.state !== 'in-sync' && this.state !== 'catching-up') return [];
+    const out: { unit: VerifyUnit; seen: Map<string, Seen> }[] = [];
+    const budget = takeVerifyBudget(now);
+    while (out.length < VERIFY_UNITS_PER_BATCH) {
+      const u = this.verifier.next(now, budget);
+      if (!u) break;
+      out.push(u);
+    }
+    if (out.length) this.nextVerifyAt = now + VERIFY_EVERY_MS;
+    return out;
+  }
+
+  /** What the child is known to hold of rel, unless a removed ancestor directory voided it. */
+  private offset(rel: string): Offset | undefined {
+    const k = this.offsets.get(rel);
+    if (!k || this.removedDirs.size === 0) return k;
+    for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) {
+      const g = this.removedDirs.get(rel.slice(0, i));
+      if (g !== undefined && g > k.gen) {
+        this.offsets.delete(rel);
+        return undefined;
+      }
+    }
+    return k;
+  }
+
+  private setOffset(rel: string, st: fs.Stats, size: number): void {
+    if (this.offsets.size < OFFSETS_CAP || this.offsets.has(rel)) this.offsets.set(rel, { ino: st.ino, size, mode: st.mode & MODE_BITS, ctime: st.ctimeMs, gen: this.gen });
+  }
+
+  /** rel is gone from the child (deleted, or about to be replaced): forget what it held. */
+  private forget(rel: string, dir: boolean): void {
+    this.offsets.delete(rel);
+    if (!dir) return;
+    if (this.removedDirs.size >= DIRTY_CAP) {
+      // Bounded: past this, forget every offset (later changes go as whole files; correct).
+      this.offsets.clear();
+      this.removedDirs.clear();
+    }
+    this.removedDirs.set(rel, ++this.gen);
+  }
+
+  /** Every entry of dir, marked new, so it is sent (again) after the directory itself. */
+  private requeueChildren(rel: string, e: Entry): void {
+    let names: fs.Dirent[];
+    try {
+      names = fs.readdirSync(`${this.o.dataDir}/${rel}`, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const d of names) {
+      const r = `${rel}/${d.name}`;
+      if (this.o.excluder.excluded(r, d.isDirectory())) continue;
+      const old = this.dirty.get(r);
+      this.dirty.delete(r);
+      const flags = d.isDirectory() ? EV.ISDIR | REQUEUE : EV.CREATE;
+      this.dirty.set(r, { flags: flags | ((old?.flags ?? 0) & ~(EV.MOVED_FROM | EV.DELETE)), time: Math.max(e.time, old?.time ?? 0), since: Math.min(e.since, old?.since ?? Infinity) });
+    }
+  }
+
+  /** The frames that bring the child's copy of rel up to date, and whether more follows. */
+  private framesFor(rel: string, e: Entry): [Frame[], boolean] {
     const full = `${this.o.dataDir}/${rel}`; // rel: a relative path from the watcher or a walk
     const st = files.lstat(full);
     if (!st) {
-      this.offsets.delete(rel);
-      return [{ t: 'DELETE', path: rel }, false];
+      this.forget(rel, (e.flags & EV.ISDIR) !== 0 || !this.offsets.has(rel));
+      return [[{ t: 'DELETE', path: rel }], false];
     }
-    if (!st.isFile()) return this.frameForStat(rel, e, full, st);
-    const k = this.offsets.get(rel);
-    const key = `${rel}\0${st.ino}\0${st.size}\0${st.mode}\0${st.mtimeMs}\0${k ? `${k.ino}/${k.size}/${k.mode}` : '-'}\0${e.flags & EV.ATTRIB}`;
+    if (st.isDirectory()) {
+      const mkdir: Frame = { t: 'MKDIR', path: rel, mode: st.mode & MODE_BITS };
+      if (e.flags & (EV.MOVED_FROM | EV.DELETE)) {
+        // The directory once at this name went away (deleted, or moved: to here and back, or
+        // elsewhere while another took its place). What the child holds at this name, with
+        // its older entries, is not this directory: replace it, and send all it holds now.
+        this.forget(rel, true);
+        this.requeueChildren(rel, e);
+        return [[{ t: 'DELETE', path: rel }, mkdir], false];
+      }
+      // Inside a directory replaced in this batch: everything below goes again, after it.
+      if (e.flags & REQUEUE) this.requeueChildren(rel, e);
+      return [[mkdir], false];
+    }
+    if (st.isSymbolicLink()) {
+      this.offsets.delete(rel);
+      const target = fs.readlinkSync(full);
+      if (this.linkInside(rel, target)) return [[{ t: 'SYMLINK', path: rel, target }], false];
+      // One policy with rsync (--safe-links): a symlink that leaves dataDir is not mirrored, and
+      // whatever the child held at that name goes.
+      if (!this.outsideLinks.has(rel) && this.outsideLinks.size < 1000) {
+        this.outsideLinks.add(rel);
+        log('warn', `link ${this.site}: symlink ${rel} -> ${target.slice(0, 200)} leaves the data dir; not mirrored`);
+      }
+      return [[{ t: 'DELETE', path: rel }], false];
+    }
+    if (!st.isFile()) return [[], false]; // fifos, sockets, devices are not mirrored
+    const [f, more] = this.fileFrame(rel, e, full, st);
+    // A write through one name of a hard-linked file changes every name: send the others too.
+    if (f && st.nlink > 1) this.touchLinks(rel, st, e);
+    return [f ? [f] : [], more];
+  }
+
+  /** A symlink the mirrors hold: relative, resolving inside dataDir (rsync's --safe-links). */
+  private linkInside(rel: string, target: string): boolean {
+    return !target.startsWith('/') && symlinkStaysInside(this.o.dataDir, rel, target);
+  }
+
+  private touchLinks(rel: string, st: fs.Stats, e: Entry): void {
+    let l = this.links.get(st.ino);
+    if (!l) {
+      l = { names: new Set([rel]), scanned: 0 };
+      this.links.set(st.ino, l);
+    }
+    l.names.add(rel);
+    if (l.names.size < st.nlink && l.scanned !== st.nlink) {
+      // A name made before this inode had a second one: find it among the files sent (once
+      // per link count, so a name outside dataDir does not cost a scan every time).
+      l.scanned = st.nlink;
+      for (const [r, k] of this.offsets) if (k.ino === st.ino) l.names.add(r);
+    }
+    for (const r of l.names) {
+      if (r === rel || this.dirty.has(r)) continue;
+      this.dirty.set(r, { flags: EV.MODIFY, time: e.time, since: e.since });
+    }
+  }
+
+  /** The frame for a regular file (null: the child has it), through the shared frame cache. */
+  private fileFrame(rel: string, e: Entry, full: string, st: fs.Stats): [Frame | null, boolean] {
+    const k = e.flags & EV_NEW ? undefined : this.offset(rel);
+    const key = `${rel}\0${st.ino}\0${st.size}\0${st.mode}\0${st.mtimeMs}\0${st.ctimeMs}\0${k ? `${k.ino}/${k.size}/${k.mode}/${k.ctime}` : '-'}`;
     const hit = cache.get(key);
     if (hit) {
-      if (hit.off) this.offsets.set(rel, hit.off);
+      if (hit.off) this.offsets.set(rel, { ...hit.off, gen: this.gen });
       else this.offsets.delete(rel);
       if (hit.big) this.bigPending = true;
+      if (hit.big) this.bigBytes += st.size;
       return [hit.f, hit.more];
     }
     const before = this.bigPending;
     this.bigPending = false;
-    const r = this.frameForStat(rel, e, full, st);
+    const r = this.fileFrameStat(rel, k, full, st);
     const big = this.bigPending;
     this.bigPending = before || big;
+    if (big) this.bigBytes += st.size;
     cache.set(key, { f: r[0], more: r[1], big, off: this.offsets.get(rel) ?? null });
     return r;
   }
 
-  private frameForStat(rel: string, e: Entry, full: string, st: fs.Stats): [Frame | null, boolean] {
-    if (st.isDirectory()) return [{ t: 'MKDIR', path: rel, mode: st.mode & 0o777 }, false];
-    if (st.isSymbolicLink()) {
-      this.offsets.delete(rel);
-      return [{ t: 'SYMLINK', path: rel, target: fs.readlinkSync(full) }, false];
-    }
-    if (!st.isFile()) return [null, false]; // fifos, sockets, devices are not mirrored
+  private fileFrameStat(rel: string, k: Offset | undefined, full: string, st: fs.Stats): [Frame | null, boolean] {
     // Reads go through the shared open file, checked against this turn's lstat. A path that
     // no longer holds that file throws: the change that replaced it raises its own event.
     const read = (from: number, len: number): Buffer => {
@@ -544,13 +851,16 @@ export class ChildLink {
       if (!b) throw new Error('replaced while being read');
       return b;
     };
-    const k = this.offsets.get(rel);
-    if (k && k.ino === st.ino && st.size >= k.size && (st.mode & 0o777) === k.mode) {
-      if (st.size === k.size) return [null, false];
-      const from = k.size - Math.min(APPEND_CONTEXT, k.size);
-      const body = read(from, Math.min(st.size - from, MAX_BODY));
-      this.offsets.set(rel, { ino: st.ino, size: from + body.length, mode: k.mode });
-      return [{ t: 'APPEND', path: rel, offset: from, body }, from + body.length < st.size];
+    if (k && k.ino === st.ino && (st.mode & MODE_BITS) === k.mode) {
+      // Same size and ctime: the content the child has (an event for a write already read).
+      if (st.size === k.size && st.ctimeMs === k.ctime) return [null, false];
+      if (st.size > k.size) {
+        const from = k.size - Math.min(APPEND_CONTEXT, k.size);
+        const body = read(from, Math.min(st.size - from, MAX_BODY));
+        this.setOffset(rel, st, from + body.length);
+        return [{ t: 'APPEND', path: rel, offset: from, body }, from + body.length < st.size];
+      }
+      // Same size or smaller with a new ctime: rewritten in place (or truncated): whole file.
     }
     if (st.size > MAX_BODY) {
       // Too big for one frame and not a plain append: rsync's delta transfer is the tool.
@@ -559,8 +869,8 @@ export class ChildLink {
       return [null, false];
     }
     const body = read(0, st.size);
-    if (this.offsets.size < OFFSETS_CAP) this.offsets.set(rel, { ino: st.ino, size: body.length, mode: st.mode & 0o777 });
-    return [{ t: 'WRITE', path: rel, mode: st.mode & 0o777, mtime: Math.floor(st.mtimeMs), size: body.length, body }, false];
+    this.setOffset(rel, st, body.length);
+    return [{ t: 'WRITE', path: rel, mode: st.mode & MODE_BITS, mtime: Math.floor(st.mtimeMs), size: body.length, body }, false];
   }
 
   private writeFrames(frames: Frame[]): void {
@@ -571,10 +881,16 @@ export class ChildLink {
     // BATCH_END are shared by links in step, compressed if the child takes it; the BATCH_END
     // (its seq) is each link's own and stays plain, as do empty batches and heartbeats.
     const last = frames[frames.length - 1];
+    // VERIFY frames (each link's own, and control frames) go plain after the data, with the BATCH_END.
+    let cut = frames.length - 1;
+    while (cut > 0 && frames[cut - 1].t === 'VERIFY') cut--;
+    const tail = frames.slice(cut).flatMap((f) => encodeParts(f));
     const buf =
-      last?.t === 'BATCH_END' && frames.length > 1
-        ? Buffer.concat([cache.encodeAll(frames.slice(0, -1), this.deflate), ...encodeParts(last)])
-        : cache.encodeAll(frames);
+      last?.t === 'BATCH_END' && cut > 0
+        ? Buffer.concat([cache.encodeAll(frames.slice(0, cut), this.deflate), ...tail])
+        : last?.t === 'BATCH_END'
+          ? Buffer.concat(tail)
+          : cache.encodeAll(frames);
     this.bytesSent += buf.length;
     const wait = this.bucket ? this.bucket.take(buf.length) : 0;
     const go = (): void => {
@@ -613,7 +929,7 @@ export class ChildLink {
   }
 }
 
-export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<string, { ino: number; size: number; mode: number }>, cap: number): void {
+export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<string, Offset>, cap: number, nlinks?: Map<number, Set<string>>): void {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(rel ? path.join(root, rel) : root, { withFileTypes: true });
@@ -624,11 +940,16 @@ export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<stri
     if (out.size >= cap) return;
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (ex.excluded(r, e.isDirectory())) continue;
-    if (e.isDirectory()) walkFiles(root, r, ex, out, cap);
+    if (e.isDirectory()) walkFiles(root, r, ex, out, cap, nlinks);
     else if (e.isFile()) {
       try {
         const st = fs.lstatSync(path.join(root, r));
-        out.set(r, { ino: st.ino, size: st.size, mode: st.mode & 0o777 });
+        out.set(r, { ino: st.ino, size: st.size, mode: st.mode & MODE_BITS, ctime: st.ctimeMs, gen: 0 });
+        if (nlinks && st.nlink > 1) {
+          const s = nlinks.get(st.ino) ?? new Set<string>();
+          s.add(r);
+          nlinks.set(st.ino, s);
+        }
       } catch {
         /* vanished */
       }

@@ -11,6 +11,8 @@ import * as path from 'path';
 import { AGENT_VERSION, HomePaths, PROTO_VERSION, STAGING_DIR, errMsg, log, readJson, writeFileAtomic } from './env';
 import { FEATURE_DEFLATE, Frame, FrameError, FrameParser, MAX_BODY, unpackZ } from './frame';
 import { PathError, checkRelPath, safeTarget, symlinkStaysInside } from './pathsafe';
+import { Excluder } from './exclude';
+import { FEATURE_VERIFY, VEntry, VerifyAnswer, VerifyUnit, compareUnit } from './verify';
 
 export interface ReceiverState {
   highestEpoch: number;
@@ -64,6 +66,8 @@ export interface ReceiverOptions {
   close: (code: number, reason: string) => void;
   fsync?: boolean;
   maxBody?: number;
+  /** This host's exclude patterns: excluded names on the mirror are never "extra". */
+  exclude?: readonly string[];
 }
 
 export class ReceiverSession {
@@ -77,6 +81,9 @@ export class ReceiverSession {
   private staged: string[] = [];
   private batchError: string | null = null;
   private resend: string[] = [];
+  /** VERIFY units of the current batch, compared once it is applied. */
+  private verifies: VerifyUnit[] = [];
+  private readonly excluder: Excluder;
   private appendEnds = new Map<string, number>();
   private n = 0;
   private readonly fsync: boolean;
@@ -96,7 +103,8 @@ export class ReceiverSession {
     this.fsync = o.fsync ?? process.env.TANDEM_FSYNC !== '0';
     const crash = process.env.TANDEM_AGENT_HOME ? process.env.TANDEM_TEST_CRASH_AFTER_OPS : undefined;
     this.crashAfterOps = crash ? Number(crash) : -1;
-    this.features = process.env.TANDEM_AGENT_HOME && process.env.TANDEM_TEST_NO_DEFLATE === '1' ? [] : [FEATURE_DEFLATE];
+    this.features = process.env.TANDEM_AGENT_HOME && process.env.TANDEM_TEST_NO_DEFLATE === '1' ? [] : [FEATURE_DEFLATE, FEATURE_VERIFY];
+    this.excluder = new Excluder(o.exclude ?? []);
   }
 
   /** Replays a journal left by a crash, then clears loose staged files. */
@@ -193,8 +201,9 @@ export class ReceiverSession {
         const fd = fs.openSync(stage, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
         this.staged.push(stage);
         try {
-          writeAll(fd, f.body);
-          fs.fchmodSync(fd, f.mode & 0o777);
+          writeSparse(fd, f.body);
+          // setuid/setgid/sticky too: a mirror must be the same tree, not a similar one.
+          fs.fchmodSync(fd, f.mode & 0o7777);
           fs.futimesSync(fd, f.mtime / 1000, f.mtime / 1000);
           if (this.fsync) fs.fsyncSync(fd);
         } finally {
@@ -213,7 +222,7 @@ export class ReceiverSession {
         return;
       case 'MKDIR':
         checkRelPath(f.path);
-        this.ops.push({ k: 'mkdir', to: f.path, mode: f.mode & 0o777 });
+        this.ops.push({ k: 'mkdir', to: f.path, mode: f.mode & 0o7777 });
         return;
       case 'SYMLINK': {
         checkRelPath(f.path);
@@ -227,6 +236,20 @@ export class ReceiverSession {
       }
       case 'BATCH_END':
         return this.endBatch(f.seq, f.changeTime, f.inSync);
+      case 'VERIFY': {
+        if (!this.features.includes(FEATURE_VERIFY)) return this.fatal('VERIFY frame, but this receiver did not offer verify');
+        if (f.dir) checkRelPath(f.dir);
+        if (this.verifies.length >= 64) throw new PathError('more than 64 VERIFY frames in one batch');
+        let entries: unknown;
+        try {
+          entries = JSON.parse(f.body.toString('utf8'));
+        } catch {
+          return this.fatal('VERIFY body is not JSON');
+        }
+        if (!Array.isArray(entries) || !entries.every(validEntry)) return this.fatal('VERIFY body must be a list of [name, type, mode, size, data, offset?, length?]');
+        this.verifies.push({ id: f.id, dir: f.dir, from: f.from, to: f.to, whole: f.whole, entries: entries as VEntry[] });
+        return;
+      }
       case 'Z': {
         // Malformed compressed content is malformed input like any other: the link closes. Only
         // once the whole Z checked out are its frames handled, exactly as if they had come
@@ -357,6 +380,7 @@ export class ReceiverSession {
         /* gone */
       }
     }
+    const units = this.verifies;
     this.reset();
     if (errs.length) {
       const error = errs.slice(0, 3).join('; ');
@@ -364,7 +388,22 @@ export class ReceiverSession {
       this.o.send({ t: 'NAK', seq, error });
       return;
     }
-    this.o.send(resend.length ? { t: 'ACK', seq, appliedTime: Date.now(), resend } : { t: 'ACK', seq, appliedTime: Date.now() });
+    // After the batch is applied: the sender listed its tree as of this point of the stream.
+    const verify: VerifyAnswer[] = [];
+    for (const u of units) {
+      try {
+        // Never through a symlink: a parent chain holding one makes the whole unit missing.
+        const dirOk = !u.dir || (safeTarget(this.dataDir, checkRelPath(u.dir), false), true);
+        verify.push(dirOk ? compareUnit(this.dataDir, u, this.excluder) : { id: u.id, missing: u.entries.map((e) => e[0]), extra: [], differ: [] });
+      } catch (e) {
+        verify.push({ id: u.id, missing: u.entries.slice(0, 1000).map((x) => x[0]), extra: [], differ: [] });
+        log('warn', 'receiver: verify failed', { dir: u.dir.slice(0, 200), error: errMsg(e) });
+      }
+    }
+    const ack: Frame = { t: 'ACK', seq, appliedTime: Date.now() };
+    if (resend.length) ack.resend = resend;
+    if (verify.length) ack.verify = verify;
+    this.o.send(ack);
   }
 
   /**
@@ -434,8 +473,9 @@ export class ReceiverSession {
           case 'mkdir': {
             const st = lstatOrNull(target);
             if (st && !st.isDirectory()) fs.unlinkSync(target);
-            if (!st || !st.isDirectory()) fs.mkdirSync(target, op.mode);
-            else fs.chmodSync(target, op.mode);
+            // mkdir(2) ignores setgid in its mode on Linux (and the umask applies): chmod always.
+            if (!st || !st.isDirectory()) fs.mkdirSync(target, op.mode & 0o777);
+            fs.chmodSync(target, op.mode);
             break;
           }
         }
@@ -473,6 +513,7 @@ export class ReceiverSession {
     this.discardStaged();
     this.batchError = null;
     this.resend = [];
+    this.verifies = [];
     this.appendEnds.clear();
   }
 
@@ -504,6 +545,45 @@ export class ReceiverSession {
       log('warn', 'receiver: cannot save state', { error: errMsg(e) });
     }
   }
+}
+
+const BLOCK = 4096;
+const ZERO = Buffer.alloc(BLOCK);
+/**
+ * Writes a whole file, leaving holes where a block is all zeros (as rsync --sparse does): a
+ * sparse file on the master does not become fully allocated on the mirror. Small bodies go in
+ * one write.
+ */
+function writeSparse(fd: number, buf: Buffer): void {
+  if (buf.length < 16 * BLOCK) return writeAll(fd, buf);
+  let run = -1; // start of a run of data blocks not yet written
+  for (let off = 0; off < buf.length; off += BLOCK) {
+    const end = Math.min(off + BLOCK, buf.length);
+    const zero = end - off === BLOCK && buf.subarray(off, end).equals(ZERO);
+    if (!zero && run < 0) run = off;
+    if (zero && run >= 0) {
+      writeAt(fd, buf.subarray(run, off), run);
+      run = -1;
+    }
+  }
+  if (run >= 0) writeAt(fd, buf.subarray(run), run);
+  fs.ftruncateSync(fd, buf.length);
+}
+
+function writeAt(fd: number, buf: Buffer, pos: number): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off, pos + off);
+}
+
+function validEntry(e: unknown): boolean {
+  if (!Array.isArray(e) || e.length < 5 || e.length > 7) return false;
+  const [n, t, m, sz, d, off, len] = e as unknown[];
+  const int = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  return (
+    typeof n === 'string' && n.length > 0 && n.length <= 255 && !n.includes('/') && n !== '.' && n !== '..' &&
+    (t === 'f' || t === 'd' || t === 'l') && int(m) && int(sz) && typeof d === 'string' && d.length <= 4096 &&
+    (off === undefined || int(off)) && (len === undefined || int(len))
+  );
 }
 
 function writeAll(fd: number, buf: Buffer): void {

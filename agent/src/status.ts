@@ -31,10 +31,10 @@ export function buildStatus(
     if (rs?.through) lagS = Math.max(0, (now - rs.through) / 1000);
     else if (rs?.lastAppliedChangeTime) lagS = Math.max(0, (now - rs.lastAppliedChangeTime) / 1000);
   }
-  const childErr = children.find((c) => c.lastError && (c.state === 'error' || c.state === 'down'));
+  const childErr = children.find((c) => c.lastError && (c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0));
   const recvErr = role === 'mirror' && rs?.lastError ? `receiving: ${rs.lastError}` : null;
   const lastError = daemonError ?? recvErr ?? (childErr ? `${childErr.site}: ${childErr.lastError}` : null);
-  const degraded = !!lastError || children.some((c) => c.state === 'error' || c.state === 'down');
+  const degraded = !!lastError || children.some((c) => c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0);
   return {
     site: config?.site ?? '',
     role,
@@ -47,6 +47,7 @@ export function buildStatus(
     inSync,
     lastError,
     health: degraded ? 'degraded' : 'ok',
+    daemonError,
     children,
   };
 }
@@ -60,13 +61,16 @@ export function currentStatus(paths: HomePaths, now = Date.now()): AgentStatus {
   const children = fresh ? file!.children : (config?.children ?? []).map((c): ChildStatus => ({
     site: c.site,
     state: config?.paused || config?.pausedChildren.includes(c.site) ? 'paused' : 'down',
-    bytesBehind: 0,
+    // Nothing runs that could count it: unknown, not "current".
+    bytesBehind: null,
     lagS: null,
     lastAckAt: null,
     lastError: 'agent daemon not running',
     bytesSent: 0,
   }));
-  const daemonError = fresh ? null : config?.children.length ? 'agent daemon not running' : null;
+  // The daemon's own trouble (a directory it cannot watch) is in its file, apart from the
+  // receiver's and the children's, which are merged again here from their sources.
+  const daemonError = fresh ? (file!.daemonError ?? null) : config?.children.length ? 'agent daemon not running' : null;
   return buildStatus(config, rs, children, fresh, daemonError, now);
 }
 
@@ -77,7 +81,7 @@ export function formatStatus(s: AgentStatus): string {
   if (s.role === 'mirror') lines.push(`  in sync: ${s.inSync ? 'yes' : 'no'}; lag ${s.lagS === null ? '-' : s.lagS.toFixed(3) + ' s'}; newest change applied ${s.lastAppliedChangeAt ?? '-'}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
   for (const c of s.children)
-    lines.push(`  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind ?? '?'} bytes behind${c.lastError ? '; ' + c.lastError : ''}`);
+    lines.push(`  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind ?? '-'} bytes behind; verified ${c.verifiedAt ?? '-'}${c.lastError ? '; ' + c.lastError : ''}`);
   return lines.join('\n');
 }
 

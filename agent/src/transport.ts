@@ -49,6 +49,9 @@ export interface RsyncPlan {
 export function rsyncPlan(paths: HomePaths, child: AgentChild, dataDir: string, exclude: readonly string[], agentJs: string): RsyncPlan {
   const args = [
     '-a', '--delete', '--numeric-ids',
+    // One symlink policy with the stream: a link that leaves dataDir (absolute, or too many
+    // '..') is not mirrored. Holes stay holes on the mirror.
+    '--safe-links', '--sparse',
     // rrsync maps these root-relative paths into the child's dataDir.
     `--partial-dir=/${STAGING_DIR}/rsync-partial`, `--temp-dir=/${STAGING_DIR}/rsync-tmp`,
     `--exclude=/${STAGING_DIR}/`,

@@ -14,7 +14,12 @@ import * as path from 'path';
 import { STAGING_DIR, log } from './env';
 import { Excluder } from './exclude';
 
-export const EV = { MODIFY: 1, CLOSE_WRITE: 2, MOVED_TO: 4, MOVED_FROM: 8, CREATE: 16, DELETE: 32, ATTRIB: 64 } as const;
+export const EV = { MODIFY: 1, CLOSE_WRITE: 2, MOVED_TO: 4, MOVED_FROM: 8, CREATE: 16, DELETE: 32, ATTRIB: 64, ISDIR: 128 } as const;
+/**
+ * The path was (or may have been) replaced by a new object since the child last had it: created,
+ * moved in or out, deleted. Whatever the sender remembers of it (append offsets) is void.
+ */
+export const EV_NEW = EV.CREATE | EV.MOVED_TO | EV.MOVED_FROM | EV.DELETE;
 const NAMES: Record<string, number> = EV;
 const READ_CHUNK = 256 * 1024;
 
@@ -30,6 +35,8 @@ export declare interface Watcher {
   on(e: 'change', l: (c: Change) => void): this;
   on(e: 'overflow', l: () => void): this;
   on(e: 'exit', l: (code: number | null) => void): this;
+  /** A directory could not be watched (the inotify watch limit): changes under it are missed. */
+  on(e: 'watchfail', l: (message: string) => void): this;
 }
 
 export class Watcher extends EventEmitter {
@@ -57,6 +64,9 @@ export class Watcher extends EventEmitter {
       // event of any write comes after its data; close_write only doubled the event rate.
       '-e', 'modify', '-e', 'moved_to', '-e', 'moved_from',
       '-e', 'create', '-e', 'delete', '-e', 'attrib',
+      // inotifywait prints only the events it was asked for, and a queue overflow is one: without
+      // this it drops Q_OVERFLOW silently and the events lost with it are never noticed.
+      '-e', 'q_overflow',
       '--exclude', `^${esc}/${STAGING_DIR}(/|$)`,
       this.dataDir,
     ];
@@ -82,10 +92,27 @@ export class Watcher extends EventEmitter {
     return new Promise((resolve, reject) => {
       let err = '';
       proc.stderr!.setEncoding('utf8');
+      let established = false;
+      let pending = '';
       proc.stderr!.on('data', (d: string) => {
-        err += d;
-        if (err.includes('Watches established')) resolve();
-        if (err.length > 8192) err = err.slice(-4096);
+        if (!established) {
+          err += d;
+          if (err.includes('Watches established')) {
+            established = true;
+            pending = err.slice(err.indexOf('Watches established'));
+            resolve();
+          }
+          if (err.length > 8192) err = err.slice(-4096);
+          if (!established) return;
+        } else pending += d;
+        // After start, inotifywait reports every directory it could not watch ("Couldn't watch
+        // new directory X: No space left on device" when the watch limit is reached) and goes
+        // on: changes under X would be missed without a word.
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        if (pending.length > 8192) pending = '';
+        for (const l of lines) if (/couldn't watch|failed to watch|upper limit/i.test(l)) this.emit('watchfail', l.trim().slice(0, 300));
+        err = (err + d).slice(-4096);
       });
       proc.on('error', (e) => {
         this.closeFd();
@@ -153,11 +180,11 @@ export class Watcher extends EventEmitter {
       while (full.endsWith('/')) full = full.slice(0, -1);
       let flags = 0;
       for (const e of evs) flags |= NAMES[e] ?? 0;
-      const isDir = evs.includes('ISDIR');
+      const isDir = (flags & EV.ISDIR) !== 0;
       const c = changed.get(full);
       if (c) {
         c.flags |= flags;
-        c.isDir = isDir;
+        c.isDir = c.isDir || isDir;
       } else changed.set(full, { flags, isDir, full });
     }
     this.rest = from < buf.length ? Buffer.from(buf.subarray(from)) : Buffer.alloc(0);
@@ -184,7 +211,8 @@ export class Watcher extends EventEmitter {
       const full = path.join(dir, e.name);
       const rel = full.slice(this.dataDir.length + 1);
       if (this.excluder.excluded(rel, e.isDirectory())) continue;
-      this.emit('change', { rel, flags: EV.CLOSE_WRITE, isDir: e.isDirectory(), time });
+      // Marked new: whatever the sender remembers of an entry here belongs to an older object.
+      this.emit('change', { rel, flags: EV.CREATE | (e.isDirectory() ? EV.ISDIR : 0), isDir: e.isDirectory(), time });
       if (e.isDirectory()) this.walk(full, time);
     }
   }

@@ -21,12 +21,21 @@ export function fmtLag(s: number | null): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
+/** How long ago an online verify found a mirror equal: '-' when it has not (yet). */
+export function fmtAgo(iso: string | null, now = Date.now()): string {
+  if (!iso) return '-';
+  const s = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (s < 90) return `${Math.round(s)} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  return `${(s / 3600).toFixed(1)} h ago`;
+}
+
 function roleText(r: HostRow): string {
   return r.role === 'master' ? 'master' : r.relay ? 'relay' : 'mirror';
 }
 
 export function renderTable(v: Verdict): string {
-  const head = ['SITE', 'ROLE', 'EPOCH', 'VERSION', 'STATE', 'LAG', 'BEHIND', 'LAST-ERROR'];
+  const head = ['SITE', 'ROLE', 'EPOCH', 'VERSION', 'STATE', 'LAG', 'BEHIND', 'VERIFIED', 'LAST-ERROR'];
   const rows = v.rows.map((r) => [
     r.site,
     roleText(r),
@@ -35,6 +44,7 @@ export function renderTable(v: Verdict): string {
     r.state,
     r.role === 'master' ? '-' : fmtLag(r.lagS),
     fmtBytes(r.bytesBehind),
+    r.role === 'master' ? '-' : fmtAgo(r.verifiedAt ?? null),
     r.lastError ?? '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

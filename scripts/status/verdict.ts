@@ -65,6 +65,8 @@ export interface HostRow {
   readonly lagS: number | null;
   readonly bytesBehind: number | null;
   readonly lastError: string | null;
+  /** When online verify last found this mirror equal to its source (null: not yet / not known). */
+  readonly verifiedAt?: string | null;
 }
 
 export interface Verdict {
@@ -92,11 +94,11 @@ function fmtS(s: number): string {
  * from the hosts (a mirror's NAK, rsync's stderr), and an escape sequence in one must not reach
  * the operator's terminal.
  */
-function firstLine(s: string | null): string | null {
+function firstLine(s: string | null, max = 120): string | null {
   if (!s) return null;
   // eslint-disable-next-line no-control-regex
   const l = s.trim().split('\n')[0].replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-  return l.length > 120 ? `${l.slice(0, 117)}...` : l;
+  return l.length > max ? `${l.slice(0, max - 3)}...` : l;
 }
 
 export function assess(hosts: readonly HostObservation[], opts: VerdictOptions = {}): Verdict {
@@ -183,7 +185,7 @@ export function assess(hosts: readonly HostObservation[], opts: VerdictOptions =
 
     const cs = childStatus(h);
     const lag = lagOf(h);
-    const rowBase = { ...base, lagS: lag, bytesBehind: cs?.bytesBehind ?? null };
+    const rowBase = { ...base, lagS: lag, bytesBehind: cs?.bytesBehind ?? null, verifiedAt: cs?.verifiedAt ?? null };
     const feederName = h.feedFrom ?? '?';
 
     if (coldOff(h)) {
@@ -222,6 +224,11 @@ export function assess(hosts: readonly HostObservation[], opts: VerdictOptions =
       reasons.push(`mirror ${h.site} ${state === 'down' ? `feed from ${feederName} is down` : 'failing'}${lastError ? `: ${lastError}` : ''}`);
       continue;
     }
+    if ((cs?.differences ?? 0) > 0) {
+      // Online verify found it different from its source: whatever its lag says, it is not a copy.
+      reasons.push(`mirror ${h.site} ${lastError ?? `differs from ${feederName} in ${cs!.differences} entries`}`);
+      continue;
+    }
     const allowed = allowedLagS(h.syncIntervalS, grace);
     if (lag !== null && lag > allowed) {
       const every = h.syncIntervalS ? `syncs every ${h.syncIntervalS} s` : 'continuous';
@@ -233,6 +240,13 @@ export function assess(hosts: readonly HostObservation[], opts: VerdictOptions =
       continue;
     }
     inSync.push(h.site);
+  }
+
+  // A sender's own trouble (a directory it cannot watch) degrades redundancy though every link is up.
+  for (const h of hosts) {
+    const e = h.status?.daemonError;
+    // Whole (the fix is at its end), cleaned of control characters, within reason.
+    if (e && h.status?.running) reasons.push(`${h.role} ${h.site}: ${firstLine(e, 400)}`);
   }
 
   // With the master down, whether the mirrors hold its last state cannot be told from here: the

@@ -76,7 +76,7 @@ describe('Z frames in the receiver', () => {
   it('advertises deflate and applies a Z batch as if its frames came one by one', () => {
     const { s, sent, closed } = session();
     s.onData(encode(HELLO));
-    expect(sent[0]).toMatchObject({ t: 'ACK', seq: 0, features: [FEATURE_DEFLATE] });
+    expect(sent[0]).toMatchObject({ t: 'ACK', seq: 0, features: expect.arrayContaining([FEATURE_DEFLATE]) });
     s.onData(
       Buffer.concat([
         zOf([write('a.txt', 'alpha'), { t: 'MKDIR', path: 'd', mode: 0o755 }, write('d/b.txt', 'beta'.repeat(1000)), { t: 'SYMLINK', path: 'l', target: 'a.txt' }]),

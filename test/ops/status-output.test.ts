@@ -49,8 +49,8 @@ describe('render', () => {
   ]);
   it('a table with the verdict as its last line', () => {
     const t = renderTable(v);
-    expect(t.split('\n')[0]).toMatch(/^SITE\s+ROLE\s+EPOCH\s+VERSION\s+STATE\s+LAG\s+BEHIND\s+LAST-ERROR$/);
-    expect(t).toMatch(/^chi\s+mirror\s+1\s+0\.1\.0\s+error\s+30 s\s+2\.0 KiB\s+ENOSPC: no space left on device$/m);
+    expect(t.split('\n')[0]).toMatch(/^SITE\s+ROLE\s+EPOCH\s+VERSION\s+STATE\s+LAG\s+BEHIND\s+VERIFIED\s+LAST-ERROR$/);
+    expect(t).toMatch(/^chi\s+mirror\s+1\s+0\.1\.0\s+error\s+30 s\s+2\.0 KiB\s+-\s+ENOSPC: no space left on device$/m);
     expect(t.split('\n').pop()).toBe('DEGRADED: no in-sync mirror; mirror chi failing: ENOSPC: no space left on device');
   });
   it('JSON for monitors', () => {

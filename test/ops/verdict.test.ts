@@ -30,6 +30,18 @@ const unreachable = (m: Map<string, HostObservation>, site: string) => set(m, si
 
 describe.each<[string, Edit, boolean, RegExp[]]>([
   ['all in sync', () => undefined, true, []],
+  [
+    'online verify found a mirror different',
+    (m) => setChild(m, 'ny', 'chi', { differences: 2, lastError: 'differs from the source in 2 entries (state.txt, book/t3); repairing and verifying again' }),
+    false,
+    [/^mirror chi differs from the source in 2 entries \(state\.txt, book\/t3\); repairing/],
+  ],
+  [
+    'the master cannot watch every directory',
+    (m) => setStatus(m, 'ny', { daemonError: 'not every directory is watched (Couldn\'t watch new directory /srv/trading/x/); inotify watch limit 8192; raise fs.inotify.max_user_watches' }),
+    false,
+    [/^master ny: not every directory is watched .*raise fs\.inotify\.max_user_watches/],
+  ],
   ['a cold mirror powered off (expected)', (m) => unreachable(m, 'ldn'), true, []],
   ['a cold mirror powered off that never synced', (m) => (unreachable(m, 'ldn'), setChild(m, 'ny', 'ldn', { state: 'down', lastAckAt: null })), false, [/^cold mirror ldn has never completed a sync/]],
   ['a cold mirror on and within its 300 s interval', (m) => setChild(m, 'ny', 'ldn', { state: 'catching-up', lagS: 400 }), true, []],

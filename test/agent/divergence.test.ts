@@ -1,0 +1,310 @@
+/**
+ * Issue 8's divergence cases, each as it was found on the quick-start lab: the mirrors silently
+ * differed from the master while status said OK. The real daemon feeds real receivers through
+ * the local transport (test/agent/helpers.ts); a case passes only when every mirror ends equal
+ * to the master (content, type, mode with setgid, symlink target) AND status agrees.
+ */
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Excluder } from '../../agent/src/exclude';
+import { Watcher } from '../../agent/src/watcher';
+import { Host, agentBundle, child, makeHost, startDaemon, status, stopAll, tempRoot, waitFor, writeConfig } from './helpers';
+import { describeTree, treeDiff } from '../support/treecmp';
+
+jest.setTimeout(90_000);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('mirror divergence cases (local transport)', () => {
+  let root: string;
+  let m: Host, a: Host, b: Host;
+  beforeAll(() => agentBundle());
+  beforeEach(async () => {
+    root = tempRoot('diverge');
+    [m, a, b] = ['master', 'a', 'b'].map((s) => makeHost(root, s));
+  });
+  afterEach(async () => {
+    await stopAll();
+    fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  });
+
+  const M = (p: string) => path.join(m.dataDir, p);
+  async function up(extra: Partial<Parameters<typeof child>[1]> = {}, env: Record<string, string> = {}): Promise<void> {
+    writeConfig(a, { role: 'mirror', feedFrom: 'master' });
+    writeConfig(b, { role: 'mirror', feedFrom: 'master' });
+    writeConfig(m, { role: 'master', children: [child(a, extra), child(b, extra)] });
+    startDaemon(m, env);
+    await settled('seed');
+  }
+  /** Every mirror equal to the master and the master's status in sync. */
+  async function settled(what: string, ms = 20_000): Promise<void> {
+    let last = '';
+    try {
+      await waitFor(
+        what,
+        () => {
+          const d = [a, b].map((h) => treeDiff(m.dataDir, h.dataDir)).filter((x) => x.length);
+          last = d.map((x) => x.slice(0, 8).join('; ')).join(' | ');
+          return d.length === 0 && status(m).children.every((c) => c.state === 'in-sync');
+        },
+        ms,
+        25,
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; differences: ${last || 'none (status not in-sync)'}; master tree: ${describeTree(m.dataDir).slice(0, 600)}`);
+    }
+  }
+
+  it('1: a directory renamed away and back in separate ticks keeps its files', async () => {
+    await up();
+    fs.mkdirSync(M('u1'));
+    fs.writeFileSync(M('u1/f'), 'a\n');
+    await settled('u1 created');
+    for (let i = 0; i < 3; i++) {
+      fs.renameSync(M('u1'), M('u2'));
+      await sleep(150);
+      fs.renameSync(M('u2'), M('u1'));
+      await sleep(150);
+    }
+    await settled('after round trips');
+  });
+
+  it('2: a same-size rewrite and a pwrite into the middle reach every mirror', async () => {
+    await up();
+    fs.writeFileSync(M('state.txt'), 'price=100.00\n');
+    await settled('first write');
+    await sleep(300);
+    fs.writeFileSync(M('state.txt'), 'price=999.99\n');
+    await settled('same-size rewrite');
+    fs.writeFileSync(M('book.bin'), Buffer.alloc(64 * 1024, 1));
+    await settled('book');
+    const fd = fs.openSync(M('book.bin'), 'r+');
+    fs.writeSync(fd, Buffer.from('MIDDLE'), 0, 6, 30_000);
+    fs.closeSync(fd);
+    await settled('pwrite in the middle');
+    // Twice within one coarse clock tick: the second write may keep the same mtime.
+    fs.writeFileSync(M('fast.txt'), 'AAAA');
+    await settled('fast 1');
+    fs.writeFileSync(M('fast.txt'), 'BBBB');
+    fs.writeFileSync(M('fast.txt'), 'CCCC');
+    await settled('fast rewrites');
+  });
+
+  it('3: a large rm -rf leaves nothing behind on the mirrors', async () => {
+    await up({}, { TANDEM_FSYNC: '0' });
+    for (let i = 0; i < 50; i++) for (let j = 0; j < 50; j++) {
+      fs.mkdirSync(M(`t/d${i}/e${j}`), { recursive: true });
+      fs.writeFileSync(M(`t/d${i}/e${j}/f`), `${i}.${j}`);
+    }
+    await settled('tree mirrored', 60_000);
+    fs.rmSync(M('t'), { recursive: true });
+    await settled('tree removed', 60_000);
+  });
+
+  it('5: appending to a file with a second hard link updates both names', async () => {
+    await up();
+    fs.writeFileSync(M('orig'), 'one\n');
+    fs.linkSync(M('orig'), M('other'));
+    await settled('linked');
+    fs.appendFileSync(M('orig'), 'two\n');
+    await settled('appended via orig');
+    fs.appendFileSync(M('other'), 'three\n');
+    await settled('appended via other');
+  });
+
+  it('6: a file still in flight is never reported in-sync or 0 bytes behind', async () => {
+    // 2 Mbit/s: a 3 MiB file takes > 10 s to cross.
+    await up({ bandwidthMbit: 2 });
+    fs.writeFileSync(M('big.bin'), Buffer.alloc(3 * 1024 * 1024, 9));
+    let sawBehind = false;
+    // In sync means current within a second; past that, a change still crossing is not.
+    await sleep(1200);
+    const until = Date.now() + 8000;
+    while (Date.now() < until && !sawBehind) {
+      await sleep(1100);
+      const c = status(m).children[0];
+      expect(c.state).not.toBe('in-sync');
+      if (c.bytesBehind === null || c.bytesBehind > 1024 * 1024) sawBehind = true;
+    }
+    expect(sawBehind).toBe(true);
+  });
+
+  it('7: setgid and sticky bits are kept; sparse files stay sparse; outside symlinks follow one policy', async () => {
+    fs.mkdirSync(M('shared'));
+    fs.chmodSync(M('shared'), 0o2775);
+    fs.writeFileSync(M('tool'), '#!/bin/sh\n');
+    fs.chmodSync(M('tool'), 0o2755);
+    const fd = fs.openSync(M('sparse-seed'), 'w');
+    fs.writeSync(fd, Buffer.from('end'), 0, 3, 30 * 1024 * 1024);
+    fs.closeSync(fd);
+    fs.symlinkSync('/etc/passwd', M('outside-seed'));
+    await up();
+    fs.mkdirSync(M('drop'));
+    fs.chmodSync(M('drop'), 0o1777);
+    const fd2 = fs.openSync(M('sparse-stream'), 'w');
+    fs.writeSync(fd2, Buffer.from('tail'), 0, 4, 8 * 1024 * 1024);
+    fs.closeSync(fd2);
+    fs.symlinkSync('../../etc/shadow', M('outside-stream'));
+    fs.symlinkSync('tool', M('inside'));
+    await settled('bits, sparse files and links');
+    for (const h of [a, b]) {
+      const H = (p: string) => path.join(h.dataDir, p);
+      expect(fs.statSync(H('shared')).mode & 0o7777).toBe(0o2775);
+      expect(fs.statSync(H('tool')).mode & 0o7777).toBe(0o2755);
+      expect(fs.statSync(H('drop')).mode & 0o7777).toBe(0o1777);
+      for (const s of ['sparse-seed', 'sparse-stream']) expect(fs.statSync(H(s)).blocks * 512).toBeLessThan(1024 * 1024);
+      // One policy for the stream and for rsync: a symlink that leaves dataDir is not mirrored.
+      expect(fs.existsSync(H('outside-seed')) || isLink(H('outside-seed'))).toBe(false);
+      expect(isLink(H('outside-stream'))).toBe(false);
+      expect(fs.readlinkSync(H('inside'))).toBe('tool');
+    }
+    const s = status(m);
+    expect(s.health).toBe('ok');
+  });
+});
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+describe('watcher limits', () => {
+  let root: string;
+  beforeAll(() => agentBundle());
+  beforeEach(() => {
+    root = tempRoot('watchlim');
+  });
+  afterEach(async () => {
+    await stopAll();
+    for (const p of spawned.splice(0)) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      const gone = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await Promise.race([gone, sleep(5000)]);
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    }
+    await sleep(200); // the receivers it started see their pipes close and exit
+    fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  });
+
+  it('3: an inotify queue overflow is reported (inotifywait drops it unless asked for it)', async () => {
+    const dir = path.join(root, 'w');
+    fs.mkdirSync(dir);
+    const w = new Watcher(dir, new Excluder([]), path.join(root, 'state'));
+    let overflows = 0;
+    w.on('overflow', () => overflows++);
+    await w.start();
+    try {
+      // Nobody drains while 40,000 events are raised: the FIFO fills, then the kernel queue
+      // (16,384 events by default) overflows.
+      for (let i = 0; i < 40_000; i++) fs.writeFileSync(path.join(dir, `f${i}`), '');
+      await waitFor('overflow seen', () => {
+        w.drain();
+        return overflows > 0;
+      }, 20_000, 50);
+    } finally {
+      w.stop();
+    }
+  });
+
+  it('4: past the inotify watch limit, status is DEGRADED with the cause, changes still arrive, and a raised limit heals it', async () => {
+    const m = makeHost(root, 'master');
+    const a = makeHost(root, 'a');
+    fs.mkdirSync(path.join(m.dataDir, 'one'));
+    writeConfig(a, { role: 'mirror', feedFrom: 'master' });
+    writeConfig(m, { role: 'master', children: [child(a)] });
+    // The daemon in its own user namespace, whose watch limit (user.max_inotify_watches) is 3:
+    // dataDir and one/ take two, the first new directory the third.
+    const p = spawn('unshare', ['-U', '-r', 'sh', '-c', `echo 3 > /proc/sys/user/max_inotify_watches && exec "$0" "$1" daemon`, process.execPath, agentBundle()], {
+      env: { ...process.env, TANDEM_AGENT_HOME: m.home, TANDEM_TEST_TRANSPORT: 'local', TANDEM_TEST_UNWATCHED_MS: '1500' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    spawned.push(p);
+    let err = '';
+    p.stderr!.on('data', (d) => (err = (err + d).slice(-5000)));
+    await waitFor('seed', () => status(m).children[0]?.state === 'in-sync', 20_000).catch((e) => {
+      throw new Error(`${e}; daemon: ${err}`);
+    });
+    for (const d of ['two', 'three', 'four']) {
+      fs.mkdirSync(path.join(m.dataDir, d));
+      fs.writeFileSync(path.join(m.dataDir, d, 'f'), d);
+    }
+    const degraded = await waitFor('DEGRADED naming the watch limit', () => {
+      const s = status(m);
+      return s.health === 'degraded' && /watch limit/.test(s.lastError ?? '') ? s : null;
+    }, 20_000).catch((e) => {
+      throw new Error(`${e}; daemon: ${err}`);
+    });
+    expect(degraded.lastError).toMatch(/raise fs\.inotify\.max_user_watches/);
+    // A file in a directory that has no watch still arrives (the periodic reconcile).
+    await sleep(300);
+    fs.writeFileSync(path.join(m.dataDir, 'four', 'later'), 'later');
+    await waitFor('unwatched changes on the mirror', () => treeDiff(m.dataDir, a.dataDir).length === 0, 20_000);
+    expect(status(m).health).toBe('degraded');
+    // Raise the limit inside that namespace: the watcher restarts with every directory watched.
+    const r = spawnSync('nsenter', ['-U', '-t', String(p.pid), 'sh', '-c', 'echo 100 > /proc/sys/user/max_inotify_watches'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    await waitFor('OK again', () => status(m).health === 'ok' && status(m).children[0].state === 'in-sync', 20_000);
+    fs.writeFileSync(path.join(m.dataDir, 'four', 'streamed'), 'x');
+    await waitFor('streamed again', () => treeDiff(m.dataDir, a.dataDir).length === 0, 5_000);
+  });
+});
+
+const spawned: ChildProcess[] = [];
+
+describe('online verify (local transport)', () => {
+  let root: string;
+  beforeAll(() => agentBundle());
+  beforeEach(() => {
+    root = tempRoot('verify');
+  });
+  afterEach(async () => {
+    await stopAll();
+    fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  });
+
+  it('finds a mirror changed behind the agent, repairs it, and verifies it equal again', async () => {
+    const [m, a, b] = ['master', 'a', 'b'].map((s) => makeHost(root, s));
+    const M = (p: string) => path.join(m.dataDir, p);
+    fs.mkdirSync(M('book/2026'), { recursive: true });
+    for (let i = 0; i < 30; i++) fs.writeFileSync(M(`book/2026/t${i}.csv`), `trade ${i}\n`.repeat(50));
+    fs.writeFileSync(M('state.txt'), 'price=100.00\n');
+    fs.writeFileSync(M('big.bin'), Buffer.alloc(9 * 1024 * 1024, 3)); // verified in two ranges
+    for (const h of [a, b]) writeConfig(h, { role: 'mirror', feedFrom: 'master' });
+    writeConfig(m, { role: 'master', children: [child(a), child(b)] });
+    startDaemon(m, { TANDEM_TEST_VERIFY_PAUSE_MS: '300' });
+    const verified = (after: number) => () => {
+      const cs = status(m).children;
+      return cs.every((c) => c.verifiedAt && Date.parse(c.verifiedAt) > after) ? cs : null;
+    };
+    await waitFor('first full verify', verified(0), 30_000);
+    expect(treeDiff(m.dataDir, a.dataDir)).toEqual([]);
+    // Behind the agent's back, on mirror a only: a same-size edit (no event reaches anyone), a
+    // flipped byte in the second range of a big file, a deleted file, an extra file, a chmod.
+    await sleep(2500); // the master's files are settled: a difference now is the mirror's fault
+    const A = (p: string) => path.join(a.dataDir, p);
+    const t0 = Date.now();
+    fs.writeFileSync(A('state.txt'), 'price=999.99\n');
+    const fd = fs.openSync(A('big.bin'), 'r+');
+    fs.writeSync(fd, Buffer.from([9]), 0, 1, 8 * 1024 * 1024 + 5);
+    fs.closeSync(fd);
+    fs.rmSync(A('book/2026/t7.csv'));
+    fs.writeFileSync(A('book/2026/intruder'), 'x');
+    fs.chmodSync(A('book/2026/t3.csv'), 0o600);
+    expect(treeDiff(m.dataDir, a.dataDir).length).toBe(5);
+    const found = await waitFor('differences found on a', () => {
+      const c = status(m).children.find((x) => x.site === 'a')!;
+      return (c.differencesFound ?? 0) >= 5 ? c : null;
+    }, 30_000);
+    expect(found.differencesFound).toBe(5);
+    await waitFor('a repaired', () => treeDiff(m.dataDir, a.dataDir).length === 0, 20_000);
+    await waitFor('verified equal after the repair', verified(t0), 30_000);
+    const sb = status(m).children.find((x) => x.site === 'b')!;
+    expect(sb.differencesFound ?? 0).toBe(0); // b was never touched: nothing found, nothing sent
+    expect(status(m).health).toBe('ok');
+  });
+});
