@@ -17,8 +17,7 @@ import { connectorFor } from '../../scripts/agent/ssh';
 import { silentProgress } from '../../scripts/agent/parallel';
 import { content, torn, waitFor } from './helpers';
 
-const isRoot = process.getuid?.() === 0;
-const describeLab = isRoot ? describe : describe.skip;
+import { describeLab } from '../support/lab-gate';
 jest.setTimeout(120_000);
 
 const C = 'agtest-sync';

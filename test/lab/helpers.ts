@@ -9,11 +9,9 @@ import type { Inventory } from '../../scripts/inventory';
 import { labDown, labUp } from '../../scripts/lab';
 import { parseTopology } from '../../scripts/topology';
 import type { Topology } from '../../scripts/topology/types';
+export { describeLab, isRoot } from '../support/lab-gate';
 
-export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-/** Lab tests need root (namespaces, mounts, sshd); without it they are skipped, loudly. */
-export const describeLab: jest.Describe = isRoot ? describe : describe.skip;
-if (!isRoot) process.stderr.write('test/lab: not root, skipping the lab integration tests (they create namespaces and mounts)\n');
+/** Lab tests need root (namespaces, mounts, sshd): see test/support/lab-gate.ts (skipped loudly, or failed under TANDEM_REQUIRE_LAB=1). */
 
 export interface SiteSpec {
   name: string;

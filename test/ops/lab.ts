@@ -14,9 +14,8 @@ import type { FleetOptions } from '../../scripts/agent/install';
 import { silentProgress } from '../../scripts/agent/parallel';
 import { connectorFor } from '../../scripts/agent/ssh';
 
-export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-export const describeLab: jest.Describe = isRoot ? describe : describe.skip;
-if (!isRoot) process.stderr.write('test/ops: not root, skipping the lab integration tests\n');
+import { describeLab, isRoot } from '../support/lab-gate';
+export { describeLab, isRoot };
 
 const REPO = path.resolve(__dirname, '..', '..');
 
