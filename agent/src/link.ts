@@ -686,7 +686,9 @@ export class ChildLink {
       inSync,
       full,
       verifyIds: units.map((u) => u.unit.id),
-      verifyInSync: this.state === 'in-sync',
+      // In sync, and nothing older than the settle time still on its way: a difference found
+      // now cannot be a change in flight.
+      verifyInSync: this.state === 'in-sync' && this.gapSince === null && (!Number.isFinite(since) || now - since < VERIFY_SETTLE_MS),
     };
     log('debug', `link ${this.site}: batch ${seq}`, { frames: frames.length - 1, bytes });
     this.writeFrames(frames);

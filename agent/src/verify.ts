@@ -274,7 +274,6 @@ export class Verifier {
     for (const name of [...a.missing, ...a.differ, ...a.extra]) {
       if (name.includes('/') || name === '.' || name === '..' || name === '' || name === STAGING_DIR) continue; // names come from the child
       const r = rel(p.unit.dir, name);
-      repair.push(r);
       let st: fs.Stats | undefined;
       try {
         st = fs.lstatSync(path.join(this.root, r));
@@ -283,8 +282,12 @@ export class Verifier {
       }
       const before = p.seen.get(name);
       const unchanged = before ? !!st && sameSeen(before, seenOf(st)) : !st;
+      // Changed here since it was hashed: the stream carries that change, and the next pass
+      // verifies it (an actively appended log is never resent whole because of verify).
+      if (!unchanged) continue;
+      repair.push(r);
       const old = st ? Math.max(st.mtimeMs, st.ctimeMs) < settledBefore : true;
-      if (unchanged && old && linkWasInSync && p.sentAt < settledBefore + 60_000) settled.push(r);
+      if (old && linkWasInSync) settled.push(r);
     }
     const dir = p.unit.dir;
     if (settled.length) {
