@@ -69,6 +69,11 @@ export interface ChildStatus {
   /** Seconds between the newest change here and the newest change the child acknowledged. */
   readonly lagS: number | null;
   readonly lastAckAt: string | null;
+  /**
+   * When the child last held everything this host has (now, while in sync). Survives daemon
+   * restarts. Agents >= 0.2.0.
+   */
+  readonly lastInSyncAt?: string | null;
   readonly lastError: string | null;
   /** Bytes of frames this daemon has written to the child's link since it started (always written by agents >= 0.1.0). */
   readonly bytesSent?: number;

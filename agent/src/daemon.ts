@@ -7,7 +7,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
-import type { AgentChild, AgentConfig } from './contract';
+import type { AgentChild, AgentConfig, AgentStatus } from './contract';
 import { HomePaths, errMsg, log, readJson, testTransport, writeFileAtomic } from './env';
 import { Excluder } from './exclude';
 import { COALESCE_MS, ChildLink, Upstream, files } from './link';
@@ -43,9 +43,16 @@ export class Daemon {
     private readonly agentJs: string,
   ) {}
 
+  /** Children's lastInSyncAt from the previous daemon's status.json (and from links re-created). */
+  private readonly previous = new Map<string, number>();
+
   async start(): Promise<void> {
     lowerPriority();
     fs.mkdirSync(this.paths.stateDir, { recursive: true });
+    for (const c of readJson<AgentStatus>(this.paths.status)?.children ?? []) {
+      const t = c.lastInSyncAt ? Date.parse(c.lastInSyncAt) : NaN;
+      if (Number.isFinite(t)) this.previous.set(c.site, t);
+    }
     await this.reload();
     this.timers.push(
       setInterval(() => {
@@ -116,6 +123,7 @@ export class Daemon {
     for (const [site, { link }] of this.links) {
       const ch = want.get(site);
       if (!ch || this.linkKey(c, ch) !== this.links.get(site)!.key || c.paused || c.pausedChildren.includes(site)) {
+        if (link.lastInSyncAt) this.previous.set(site, link.lastInSyncAt);
         link.stop(ch ? 'paused' : 'down');
         this.links.delete(site);
       }
@@ -134,6 +142,8 @@ export class Daemon {
         agentJs: this.agentJs,
         upstream: c.role === 'mirror' ? () => this.upstream() : null,
       });
+      const before = this.previous.get(ch.site) ?? null;
+      if (before) link.lastInSyncAt = before;
       this.links.set(ch.site, { key: this.linkKey(c, ch), link });
       link.start();
     }
@@ -234,7 +244,8 @@ export class Daemon {
         const l = this.links.get(ch.site)?.link;
         if (l) return l.status();
         // A paused child gets nothing: how much it misses is not counted, so not 0 either.
-        return { site: ch.site, state: 'paused' as const, bytesBehind: null, lagS: null, lastAckAt: null, lastError: null, bytesSent: 0 };
+        const t = this.previous.get(ch.site);
+        return { site: ch.site, state: 'paused' as const, bytesBehind: null, lagS: null, lastAckAt: null, lastInSyncAt: t ? new Date(t).toISOString() : null, lastError: null, bytesSent: 0 };
       });
       const s = buildStatus(this.config, rs, children, running, this.error);
       writeFileAtomic(this.paths.status, JSON.stringify(s, null, 2) + '\n');

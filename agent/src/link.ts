@@ -229,6 +229,12 @@ export class ChildLink {
   state: ChildStatus['state'] = 'connecting';
   lastError: string | null = null;
   lastAckAt: number | null = null;
+  /**
+   * When the child was last known to hold everything (an in-sync batch acknowledged). Carried
+   * over from the previous daemon's status.json, so a cold mirror seeded and then powered off
+   * is not "never synced" after a restart or a config change re-creates its link.
+   */
+  lastInSyncAt: number | null = null;
   readonly dirty = new Map<string, Entry>();
   private readonly offsets = new Map<string, Offset>();
   /**
@@ -392,6 +398,7 @@ export class ChildLink {
       lagS: lagS === null ? null : Math.round(lagS * 1000) / 1000,
       lastAckAt: this.lastAckAt ? new Date(this.lastAckAt).toISOString() : null,
       lastError: this.lastError ?? (this.verifier.bad.size ? this.differenceText() : null),
+      lastInSyncAt: state === 'in-sync' ? new Date(now).toISOString() : this.lastInSyncAt ? new Date(this.lastInSyncAt).toISOString() : null,
       verifiedAt: this.verifier.lastEqualAt ? new Date(this.verifier.lastEqualAt).toISOString() : null,
       differences: [...this.verifier.bad.values()].reduce((a, b) => a + b, 0),
       differencesFound: this.differencesFound,
@@ -514,6 +521,7 @@ export class ChildLink {
     this.onVerify(inf, f.verify ?? []);
     if (inf.inSync && !(f.resend?.length) && this.dirty.size === 0) {
       this.state = 'in-sync';
+      this.lastInSyncAt = Date.now();
       this.everSynced = true;
       this.lastError = null;
       this.backoff = 250;

@@ -60,6 +60,7 @@ export function currentStatus(paths: HomePaths, now = Date.now()): AgentStatus {
   const fresh = !!file && now - Date.parse(file.updatedAt) < STATUS_STALE_MS && file.running;
   const children = fresh ? file!.children : (config?.children ?? []).map((c): ChildStatus => ({
     site: c.site,
+    lastInSyncAt: file?.children.find((x) => x.site === c.site)?.lastInSyncAt ?? null,
     state: config?.paused || config?.pausedChildren.includes(c.site) ? 'paused' : 'down',
     // Nothing runs that could count it: unknown, not "current".
     bytesBehind: null,

@@ -79,6 +79,8 @@ export interface Verdict {
 export interface VerdictOptions {
   readonly lagGraceS?: number;
   readonly staleAfterS?: number;
+  /** The clock for ages (tests). */
+  readonly now?: number;
 }
 
 export function allowedLagS(syncIntervalS: number | null, grace = LAG_GRACE_S): number {
@@ -189,8 +191,12 @@ export function assess(hosts: readonly HostObservation[], opts: VerdictOptions =
     const feederName = h.feedFrom ?? '?';
 
     if (coldOff(h)) {
-      rows.push({ ...rowBase, state: 'off (cold)', lastError: null });
-      if (cs && cs.lastAckAt === null) reasons.push(`cold mirror ${h.site} has never completed a sync; power it on until it is in sync`);
+      // Off, its data is as old as its last sync: that age is what an operator weighs, not the
+      // lag of a link that is down. Unknown ('-') when no agent ever said.
+      const since = cs?.lastInSyncAt ? Date.parse(cs.lastInSyncAt) : NaN;
+      const age = Number.isFinite(since) ? Math.max(0, (opts.now ?? Date.now()) - since) / 1000 : null;
+      rows.push({ ...rowBase, lagS: age, state: 'off (cold)', lastError: null });
+      if (cs && cs.lastAckAt === null && !cs.lastInSyncAt) reasons.push(`cold mirror ${h.site} has never completed a sync; power it on until it is in sync`);
       continue;
     }
     if (why) {

@@ -308,3 +308,39 @@ describe('online verify (local transport)', () => {
     expect(status(m).health).toBe('ok');
   });
 });
+
+describe('status across daemon restarts (local transport)', () => {
+  let root: string;
+  beforeAll(() => agentBundle());
+  beforeEach(() => {
+    root = tempRoot('lastsync');
+  });
+  afterEach(async () => {
+    await stopAll();
+    fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  });
+
+  it('a mirror seeded, then unreachable when the daemon starts again, keeps its last in-sync time', async () => {
+    const [m, a] = ['master', 'a'].map((s) => makeHost(root, s));
+    fs.writeFileSync(path.join(m.dataDir, 'x'), 'x');
+    writeConfig(a, { role: 'mirror', feedFrom: 'master' });
+    writeConfig(m, { role: 'master', children: [child(a, { failover: 'cold' })] });
+    const p = startDaemon(m);
+    const synced = await waitFor('seeded', () => status(m).children[0]?.lastInSyncAt ?? null, 20_000);
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await gone;
+    // Daemon down: status still knows when the child was last in sync.
+    expect(status(m).children[0].lastInSyncAt).toBeTruthy();
+    expect(status(m).children[0].bytesBehind).toBeNull();
+    // The mirror is "powered off" (its home gone), and the daemon starts again.
+    fs.rmSync(a.home, { recursive: true, force: true });
+    startDaemon(m);
+    const c = await waitFor('daemon back, child down', () => {
+      const s = status(m);
+      return s.running && s.children[0]?.state !== 'connecting' ? s.children[0] : null;
+    }, 20_000);
+    expect(c.state).not.toBe('in-sync');
+    expect(Date.parse(c.lastInSyncAt!)).toBeGreaterThanOrEqual(Date.parse(synced) - 1000);
+  });
+});

@@ -44,6 +44,12 @@ describe.each<[string, Edit, boolean, RegExp[]]>([
   ],
   ['a cold mirror powered off (expected)', (m) => unreachable(m, 'ldn'), true, []],
   ['a cold mirror powered off that never synced', (m) => (unreachable(m, 'ldn'), setChild(m, 'ny', 'ldn', { state: 'down', lastAckAt: null })), false, [/^cold mirror ldn has never completed a sync/]],
+  [
+    'a cold mirror seeded, then powered off before any later change (its link re-created since)',
+    (m) => (unreachable(m, 'ldn'), setChild(m, 'ny', 'ldn', { state: 'down', lastAckAt: null, lastInSyncAt: '2026-11-22T02:00:00Z' })),
+    true,
+    [],
+  ],
   ['a cold mirror on and within its 300 s interval', (m) => setChild(m, 'ny', 'ldn', { state: 'catching-up', lagS: 400 }), true, []],
   ['a cold mirror on and behind its interval', (m) => setChild(m, 'ny', 'ldn', { lagS: 451 }), false, [/^mirror ldn is 451 s behind \(syncs every 300 s: at most 450 s allowed\)/]],
   ['a continuous mirror 11 s behind (and so is what it relays to)', (m) => setChild(m, 'ny', 'chi', { lagS: 11 }), false, [/^mirror chi is 11 s behind \(continuous: at most 10 s allowed\)/, /^mirror ams is 13 s behind/]],
@@ -136,4 +142,18 @@ it.each([
   [300, 450],
 ])('allowedLagS(%p) = %p', (interval, want) => {
   expect(allowedLagS(interval)).toBe(want);
+});
+
+describe('verdict: a powered-off cold mirror', () => {
+  it('shows the age of its data (since it was last in sync), not the lag of a link that is down', () => {
+    const m = healthy();
+    unreachable(m, 'ldn');
+    setChild(m, 'ny', 'ldn', { state: 'down', lagS: 0, lastInSyncAt: '2026-11-22T02:00:00Z' });
+    const v = assess([...m.values()], { now: Date.parse('2026-11-22T03:00:00Z') });
+    const row = v.rows.find((r) => r.site === 'ldn')!;
+    expect(row.state).toBe('off (cold)');
+    expect(row.lagS).toBe(3600);
+    setChild(m, 'ny', 'ldn', { lastInSyncAt: null });
+    expect(assess([...m.values()]).rows.find((r) => r.site === 'ldn')!.lagS).toBeNull();
+  });
 });
