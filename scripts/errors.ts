@@ -5,7 +5,7 @@ export const EXIT = {
   failed: 1,
   /** Bad input: invalid stack config, bad flags. */
   usage: 2,
-  /** `status`: redundancy DEGRADED (a monitor can alert on it). */
+  /** Checks not met: `status` DEGRADED, `plan` policy errors (a monitor or CI can act on it). */
   degraded: 3,
 } as const;
 

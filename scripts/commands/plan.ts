@@ -17,7 +17,7 @@ export const builder = (y: Argv): Argv<PlanArgs> =>
     describe: 'print {"resources":[...],"findings":[...]} instead of the tree',
   });
 
-/** Exit 2 on an invalid topology, 1 when a policy finds an error, else 0. */
+/** Exit 2 on an invalid topology, 3 when a policy finds an error (checks not met), else 0. */
 export async function handler(a: PlanArgs): Promise<void> {
   const { file, topology, warnings } = readStack(a);
   // Loaded here, not at the top: the Pulumi SDKs take seconds to load and other commands don't need them.
@@ -32,7 +32,7 @@ export async function handler(a: PlanArgs): Promise<void> {
     process.stdout.write(`${out.join('\n')}\n`);
   }
   const errors = p.findings.filter((f) => f.severity === 'error').length;
-  if (errors > 0) throw new CommandError(a.json ? '' : `plan: ${errors} policy error(s); see FINDINGS above`, EXIT.failed);
+  if (errors > 0) throw new CommandError(a.json ? '' : `plan: ${errors} policy error(s); see FINDINGS above`, EXIT.degraded);
 }
 
 export default { command, describe, builder, handler } satisfies CommandModule<object, PlanArgs>;
