@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { labDown, labUp } from '../scripts/lab';
-import { loadTopology, stackFile } from '../scripts/topology';
+import { loadTopology, stackFile } from '../model/topology';
 
 const CUSTOMER = 'labbench';
 

@@ -1,12 +1,13 @@
 import * as aws from '@pulumi/aws';
 import * as azure from '@pulumi/azure-native';
 import * as pulumi from '@pulumi/pulumi';
-import { masterOf } from '../scripts/topology/graph';
-import type { Provider, Site, Topology } from '../scripts/topology/types';
-import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost, type Vip } from '../scripts/inventory';
+import { masterOf } from '../model/topology/graph';
+import type { Provider, Site, Topology } from '../model/topology/types';
+import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost, type Vip } from '../model/inventory';
 import { AwsHost, SiteIngress, SnapshotPolicy } from './aws';
 import { AzureHost, AzureIngress, DiskBackup } from './azure';
-import { DnsFailover, dnsTargets } from './dns';
+import { DnsFailover } from './dns';
+import { dnsTargets } from '../model/topology/dns';
 import { OffcloudSite } from './offcloud';
 import { ingressRules, siteTags, snapshotCopyTarget, snapshotKey } from './shared';
 
@@ -43,7 +44,7 @@ type Built =
  * inventory operations read.
  */
 export class Customer extends pulumi.ComponentResource {
-  /** The inventory (scripts/inventory.ts), as plain JSON once resolved. */
+  /** The inventory (model/inventory.ts), as plain JSON once resolved. */
   public readonly inventory: pulumi.Output<Inventory>;
   /** Providers by `providerKey`. */
   public readonly providers: ReadonlyMap<string, pulumi.ProviderResource>;

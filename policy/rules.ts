@@ -3,7 +3,7 @@
  * `@pulumi/policy` pack (policy/index.ts, for `pulumi preview --policy-pack policy`) and the
  * findings `tandem plan` prints; tests feed them graphs that violate them.
  */
-import { metroOf } from '../scripts/topology/regions';
+import { metroOf } from '../model/topology/regions';
 
 /** What a rule needs to know about one resource. */
 export interface PolicyResource {

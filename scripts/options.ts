@@ -2,8 +2,8 @@
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { CommandError, EXIT } from './errors';
-import { describeIssues, parseTopologyFile, stackFile } from './topology/load';
-import type { Issue, Topology } from './topology/types';
+import { describeIssues, parseTopologyFile, stackFile } from '../model/topology/load';
+import type { Issue, Topology } from '../model/topology/types';
 
 export interface StackInput {
   file?: string;

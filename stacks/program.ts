@@ -4,9 +4,9 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { Customer } from '../modules/customer';
-import type { Inventory } from '../scripts/inventory';
-import { describeIssues, topologyFromConfig } from '../scripts/topology/load';
-import type { Issue, Topology } from '../scripts/topology/types';
+import type { Inventory } from '../model/inventory';
+import { describeIssues, topologyFromConfig } from '../model/topology/load';
+import type { Issue, Topology } from '../model/topology/types';
 
 export interface BuildOptions {
   /** Public keys that may log in as each cloud host's admin user. */

@@ -7,8 +7,8 @@
  * resolved inventory.
  */
 import * as path from 'node:path';
-import { loadTopology } from '../scripts/topology/load';
-import type { Topology } from '../scripts/topology/types';
+import { loadTopology } from '../model/topology/load';
+import type { Topology } from '../model/topology/types';
 import { runOnMocks, type GraphResource, type MockRun } from '../scripts/plan/runtime';
 
 export { RecordingMocks, ed25519FromSeed, MOCK_ACCOUNT, MOCK_SUBSCRIPTION } from '../scripts/plan/mocks';

@@ -1,5 +1,5 @@
 /**
- * The contract between the operations side (scripts/agent: install, mirror, status) and the
+ * The contract between the operations side (scripts/hosts: install, mirror, status) and the
  * agent that runs on each host (agent/src, bundled to dist/agent.js). Both import these types;
  * nothing else crosses the seam.
  *

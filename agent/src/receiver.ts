@@ -437,7 +437,10 @@ export class ReceiverSession {
       if (applied++ === this.crashAfterOps) process.kill(process.pid, 'SIGKILL');
       try {
         const comps = checkRelPath(op.to);
-        const target = safeTarget(this.dataDir, comps, true);
+        // A delete never makes parents: a late event under a directory already gone (inotifywait
+        // names it by its old path) must not bring that directory back empty on the mirror.
+        const target = safeTarget(this.dataDir, comps, op.k !== 'delete');
+        if (op.k === 'delete' && !lstatOrNull(path.dirname(target))) continue;
         dirs.add(path.dirname(target));
         switch (op.k) {
           case 'rename': {

@@ -111,7 +111,9 @@ export class Watcher extends EventEmitter {
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
         if (pending.length > 8192) pending = '';
-        for (const l of lines) if (/couldn't watch|failed to watch|upper limit/i.test(l)) this.emit('watchfail', l.trim().slice(0, 300));
+        // A directory that vanished before its watch was added ("No such file or directory") is
+        // normal churn: its removal raises its own events. Only the limit is a failure.
+        for (const l of lines) if (/couldn't watch|failed to watch|upper limit/i.test(l) && !/no such file|not a directory/i.test(l)) this.emit('watchfail', l.trim().slice(0, 300));
         err = (err + d).slice(-4096);
       });
       proc.on('error', (e) => {

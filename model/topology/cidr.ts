@@ -1,4 +1,5 @@
 import * as ipaddr from 'ipaddr.js';
+import type { Topology } from './types';
 
 export type CidrCheck = { ok: true; prefix: number; family: 4 | 6 } | { ok: false; why: string };
 
@@ -21,4 +22,16 @@ export function checkCidr(text: string): CidrCheck {
     return { ok: false, why: `has host bits set (did you mean ${net}/${prefix}?)` };
   }
   return { ok: true, prefix, family };
+}
+
+/** `1.2.3.4` -> `1.2.3.4/32`, `2001:db8::1` -> `2001:db8::1/128`; null for a host name. */
+export function hostCidr(address: string): { cidr: string; family: 4 | 6 } | null {
+  if (!ipaddr.isValid(address)) return null;
+  const a = ipaddr.parse(address);
+  return a.kind() === 'ipv4' ? { cidr: `${a.toString()}/32`, family: 4 } : { cidr: `${a.toString()}/128`, family: 6 };
+}
+
+/** Off-cloud sites addressed by host name: no firewall rule can admit them. */
+export function offcloudPeersByName(t: Topology): string[] {
+  return t.sites.filter((s) => s.provider === 'offcloud' && !hostCidr(s.address!)).map((s) => s.name);
 }

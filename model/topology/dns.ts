@@ -1,7 +1,10 @@
-/** Which sites the DNS failover records point at: the "decide" half of DnsFailover. */
-import { feedOrder, masterOf } from '../../scripts/topology/graph';
-import type { Site, Topology } from '../../scripts/topology/types';
-import { hostCidr } from '../shared/ingress';
+/**
+ * Which sites the DNS failover records point at and which one Route 53 health-checks: decided
+ * from the topology alone, for the DnsFailover component (modules/dns) and `tandem plan`.
+ */
+import { feedOrder, masterOf } from './graph';
+import type { Site, Topology } from './types';
+import { hostCidr } from './cidr';
 
 export interface DnsTargets {
   readonly primary: string;
@@ -35,4 +38,11 @@ export function dnsTargets(t: Topology): DnsTargets | null {
     return order.indexOf(a) - order.indexOf(b);
   });
   return { primary: master.name, secondary: mirrors[0]?.name ?? null };
+}
+
+/** Sites whose health port Route 53 probes: the master, when the topology has a DNS record. */
+export function healthCheckedSites(t: Topology): string[] {
+  if (!t.dns) return [];
+  const master = t.sites.find((s) => s.role === 'master');
+  return master ? [master.name] : [];
 }

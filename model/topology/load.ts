@@ -9,7 +9,7 @@ import { checkCidr } from './cidr';
 import { closest } from './suggest';
 import { checkHostKey } from './hostkey';
 import { metroOf, REGIONS } from './regions';
-// Value rules shared with the inventory check (scripts/agent/inventory-check.ts).
+// Value rules shared with the inventory check (scripts/hosts/inventory-check.ts).
 import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, SITE_NAME_RE, USER_RE } from './rules';
 import {
   DEFAULT_SIZES,

@@ -1,6 +1,6 @@
 /**
  * The value rules of the model, in one place: the stack loader (./load.ts) and the inventory
- * check (scripts/agent/inventory-check.ts) both apply these, so a value the topology refuses is
+ * check (scripts/hosts/inventory-check.ts) both apply these, so a value the topology refuses is
  * refused in an inventory too, with the same words. Each check returns what is wrong and how to
  * write it instead; the caller adds the field path and the value.
  *

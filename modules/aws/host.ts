@@ -1,7 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
-import type { FailoverMode, Role } from '../../scripts/topology/types';
+import type { FailoverMode, Role } from '../../model/topology/types';
 import { cloudInit } from '../shared/cloud-init';
 import { TAG } from '../shared/tags';
 import { CANONICAL_OWNER, ubuntuArch, ubuntuImageFilter } from './decide';

@@ -1,7 +1,7 @@
 import * as azure from '@pulumi/azure-native';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
-import type { FailoverMode, Role } from '../../scripts/topology/types';
+import type { FailoverMode, Role } from '../../model/topology/types';
 import { cloudInit } from '../shared/cloud-init';
 import { TAG } from '../shared/tags';
 import { SUBNET_CIDR, ubuntuImage, VNET_CIDR } from './decide';

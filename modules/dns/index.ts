@@ -1,2 +1,1 @@
 export * from './failover';
-export * from './standby';

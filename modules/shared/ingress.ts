@@ -3,8 +3,9 @@
  * groups (AWS) and network security groups (Azure). Components turn these rules into resources;
  * the rules themselves are plain data so they can be table-tested and printed by `tandem plan`.
  */
-import * as ipaddr from 'ipaddr.js';
-import type { Topology } from '../../scripts/topology/types';
+import { hostCidr } from '../../model/topology/cidr';
+import { healthCheckedSites } from '../../model/topology/dns';
+import type { Topology } from '../../model/topology/types';
 
 export type IngressSource =
   /** A fixed CIDR from the topology (an admin network, or the world when allowOpenSsh). */
@@ -22,20 +23,6 @@ export interface IngressRule {
   readonly source: IngressSource;
   /** Why the rule exists; becomes the rule's description. */
   readonly description: string;
-}
-
-/** Sites whose health port Route 53 probes: the master, when the topology has a DNS record. */
-export function healthCheckedSites(t: Topology): string[] {
-  if (!t.dns) return [];
-  const master = t.sites.find((s) => s.role === 'master');
-  return master ? [master.name] : [];
-}
-
-/** `1.2.3.4` -> `1.2.3.4/32`, `2001:db8::1` -> `2001:db8::1/128`; null for a host name. */
-export function hostCidr(address: string): { cidr: string; family: 4 | 6 } | null {
-  if (!ipaddr.isValid(address)) return null;
-  const a = ipaddr.parse(address);
-  return a.kind() === 'ipv4' ? { cidr: `${a.toString()}/32`, family: 4 } : { cidr: `${a.toString()}/128`, family: 6 };
 }
 
 function family(cidr: string): 4 | 6 {
@@ -97,9 +84,4 @@ export function ingressRules(t: Topology, siteName: string): IngressRule[] {
     });
   }
   return rules;
-}
-
-/** Off-cloud sites addressed by host name: no firewall rule can admit them. */
-export function offcloudPeersByName(t: Topology): string[] {
-  return t.sites.filter((s) => s.provider === 'offcloud' && !hostCidr(s.address!)).map((s) => s.name);
 }

@@ -1,6 +1,6 @@
 /** Where a site's data-volume snapshots are copied: the "decide" half of the snapshot policies. */
-import { feedFrom, feedOrder } from '../../scripts/topology/graph';
-import type { Topology } from '../../scripts/topology/types';
+import { feedFrom, feedOrder } from '../../model/topology/graph';
+import type { Topology } from '../../model/topology/types';
 
 export interface CopyTarget {
   /** The site whose region (and KMS key) receives the copies. */

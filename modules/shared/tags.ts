@@ -1,5 +1,5 @@
 /** Tags every tandem resource carries; policies and operators find resources by them. */
-import type { Site } from '../../scripts/topology/types';
+import type { Site } from '../../model/topology/types';
 
 export const TAG = {
   customer: 'tandem:customer',

@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
-import { withSshOptions, withTargetOptions, type SshOptions, type TargetOptions } from '../agent/options';
+import { withSshOptions, withTargetOptions, type SshOptions, type TargetOptions } from '../hosts/options';
 
 // Every tandem command loads every command file: the SSH and install code loads only when used.
-const lib = async () => ({ ...(await import('../agent/bundle')), ...(await import('../agent/install')), ...(await import('../agent/run')) });
+const lib = async () => ({ ...(await import('../hosts/bundle')), ...(await import('../hosts/install')), ...(await import('../hosts/run')) });
 
 type Args = TargetOptions & SshOptions;
 

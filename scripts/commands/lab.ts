@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import demo from '../lab/commands/demo';
+import demo from '../demo/command';
 import down from '../lab/commands/down';
 import exec from '../lab/commands/exec';
 import fault from '../lab/commands/fault';

@@ -1,10 +1,10 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
-import type { MirrorVerb } from '../agent/mirror';
-import { withSiteOption, withSshOptions, withTargetOptions, type SiteOption, type SshOptions, type TargetOptions } from '../agent/options';
+import type { MirrorVerb } from '../hosts/mirror';
+import { withSiteOption, withSshOptions, withTargetOptions, type SiteOption, type SshOptions, type TargetOptions } from '../hosts/options';
 
 // Every tandem command loads every command file: the SSH code loads only when used.
-const lib = async () => ({ ...(await import('../agent/install')), ...(await import('../agent/mirror')), ...(await import('../agent/run')) });
+const lib = async () => ({ ...(await import('../hosts/install')), ...(await import('../hosts/mirror')), ...(await import('../hosts/run')) });
 
 type Args = TargetOptions & SshOptions & SiteOption;
 

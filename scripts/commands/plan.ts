@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
 import { readStack, withStackInput, type StackInput } from '../options';
-import { describeIssues } from '../topology/load';
+import { describeIssues } from '../../model/topology/load';
 
 export interface PlanArgs extends StackInput {
   json?: boolean;

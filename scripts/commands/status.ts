@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
-import { withSshOptions, withTargetOptions, type SshOptions, type TargetOptions } from '../agent/options';
+import { withSshOptions, withTargetOptions, type SshOptions, type TargetOptions } from '../hosts/options';
 
 type Args = TargetOptions & SshOptions & { json: boolean };
 
@@ -12,7 +12,7 @@ export const builder = (y: Argv) =>
 export async function handler(a: Args): Promise<void> {
   const t0 = Date.now();
   // Loaded here, not at the top: every tandem command loads every command file.
-  const { fleetFrom } = await import('../agent/run');
+  const { fleetFrom } = await import('../hosts/run');
   const { observe } = await import('../status/collect');
   const { renderJson, renderTable } = await import('../status/render');
   const { assess } = await import('../status/verdict');

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { readStack, withStackInput, type StackInput } from '../options';
-import { describeIssues } from '../topology/load';
-import { summarize } from '../topology/summary';
+import { describeIssues } from '../../model/topology/load';
+import { summarize } from '../../model/topology/summary';
 import * as path from 'node:path';
 
 export const command = 'validate [file]';

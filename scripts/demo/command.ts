@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { readStack, withStackInput, type StackInput } from '../../options';
-import { runDemo } from '../demo';
-import { labAction, out } from './common';
+import { readStack, withStackInput, type StackInput } from '../options';
+import { runDemo } from './run';
+import { labAction, out } from '../lab/commands/common';
 
 export const command = 'demo [file]';
 export const describe = 'Quick start: bring the stack up as a lab and show every host working (npm run lab)';

@@ -1,17 +1,17 @@
 /**
  * The quick start's operator steps, after the lab is up: install the agent (twice: the second
  * run changes nothing), start mirroring, write a file on the master and time its arrival on
- * every mirror, then `tandem status`. Appended to the lab demo's STEPS (scripts/lab/demo.ts).
+ * every mirror, then `tandem status`. Appended to the lab demo's STEPS (scripts/demo/run.ts).
  */
-import type { Inventory } from '../inventory';
+import type { Inventory } from '../../model/inventory';
 import { openSession, shellQuote, type SshSession } from '../ssh';
 import { observe } from '../status/collect';
 import { renderTable } from '../status/render';
 import { assess } from '../status/verdict';
-import { agentBundle } from './bundle';
-import { installFleet, summarizeResults, type FleetOptions } from './install';
-import { mirrorFleet } from './mirror';
-import { connectorFor } from './ssh';
+import { agentBundle } from '../hosts/bundle';
+import { installFleet, summarizeResults, type FleetOptions } from '../hosts/install';
+import { mirrorFleet } from '../hosts/mirror';
+import { connectorFor } from '../hosts/ssh';
 
 /** The shape of the demo's steps (kept structural so this file does not depend on the lab's). */
 export interface OperatorDemoStep {

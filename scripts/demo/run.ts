@@ -2,13 +2,13 @@
  * The quick start (`npm run lab` = `tandem lab demo --stack lab`): a clear sequence of steps on
  * the local lab. Later steps (agent install, mirroring, a drill, the report) are added to STEPS.
  */
-import type { Inventory } from '../inventory';
-import { summarize } from '../topology/summary';
-import type { Topology } from '../topology/types';
+import type { Inventory } from '../../model/inventory';
+import { summarize } from '../../model/topology/summary';
+import type { Topology } from '../../model/topology/types';
 import { openSession, shellQuote } from '../ssh';
-import { formatStatus, labStatus } from './status';
-import { labUp } from './up';
-import { OPERATOR_DEMO_STEPS } from '../agent/demo-steps';
+import { formatStatus, labStatus } from '../lab/status';
+import { labUp } from '../lab/up';
+import { OPERATOR_DEMO_STEPS } from './operator-steps';
 
 export interface DemoContext {
   readonly topology: Topology;
@@ -56,7 +56,7 @@ export const STEPS: DemoStep[] = [
   },
 ];
 
-// Operator steps (agent install, mirror start, a change timed to every mirror, status): scripts/agent/demo-steps.ts
+// Operator steps (agent install, mirror start, a change timed to every mirror, status): scripts/demo/operator-steps.ts
 STEPS.push(...OPERATOR_DEMO_STEPS);
 
 export async function runDemo(topology: Topology, out: (line: string) => void): Promise<DemoContext> {

@@ -7,9 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { closest } from '../topology/suggest';
-import { stackFile, topologyFromConfig } from '../topology/load';
-import type { Issue, Topology } from '../topology/types';
+import { closest } from '../../model/topology/suggest';
+import { stackFile, topologyFromConfig } from '../../model/topology/load';
+import type { Issue, Topology } from '../../model/topology/types';
 
 /** A channel alerts go to. Carried into each stack's config (`fleet:notify`); nothing sends yet. */
 export type NotifyChannel = { readonly webhook: string } | { readonly email: string };

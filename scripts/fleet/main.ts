@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { CommandError, EXIT } from '../errors';
-import { describeIssues } from '../topology/load';
+import { describeIssues } from '../../model/topology/load';
 import { loadCustomersFile, resolveSecrets, selectCustomers, type RemoteSettings } from './customers';
 import { runFleet, stackConfigOf, type Reporter } from './orchestrate';
 import { LineReporter, ListrReporter } from './progress';

@@ -4,7 +4,7 @@
  * (runOnMocks sets fresh mocks per run), which saves loading the Pulumi SDKs for every customer.
  */
 import type { Plan } from '../plan';
-import type { Topology } from '../topology/types';
+import type { Topology } from '../../model/topology/types';
 
 export interface PlanJob {
   readonly job: number;

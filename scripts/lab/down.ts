@@ -5,18 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { killHost, mntFile } from './host';
 import { findRootLink } from './net';
-import { ownsNetns, routerNetns, stackDir, type HostPlan, type LabPlan } from './plan';
+import { ownsNetns, routerNetns, stackDir, type LabOptions } from './plan';
 import { removePlatform } from './platform';
 import { readMountPoints, readState, releaseSlot, setMountPoints } from './state';
-import { ip, isMountPoint, killPids, listNetns, mountsUnder, netnsPids, requireRoot, run, sleep } from './sys';
-import type { LabOptions } from './up';
-
-async function umount(mp: string): Promise<void> {
-  const r = await run(['umount', mp], { allowFail: true });
-  if (r.code !== 0 && isMountPoint(mp)) await run(['umount', '-l', mp], { context: `unmounting ${mp}` });
-}
+import { ip, isMountPoint, killPids, listNetns, mountsUnder, netnsPids, requireRoot, sleep } from './sys';
+import { umount } from './remove';
 
 async function killNetns(ns: string, removed: string[]): Promise<void> {
   for (let i = 0; i < 50; i++) {
@@ -35,28 +29,6 @@ async function killNetns(ns: string, removed: string[]): Promise<void> {
     await sleep(20);
   }
   throw new Error(`processes in ${ns} survive SIGKILL: ${(await netnsPids(ns)).join(', ')}`);
-}
-
-/** Removes one host (processes, mount namespace, network namespace); used by down and by up for dropped sites. */
-export async function removeHost(plan: LabPlan, h: HostPlan, removed: string[] = []): Promise<string[]> {
-  await killHost(h);
-  const f = mntFile(plan, h.site);
-  if (isMountPoint(f)) {
-    await umount(f);
-    removed.push(`mount namespace ${f}`);
-  }
-  for (const mp of mountsUnder(h.dir)) {
-    await umount(mp);
-    removed.push(`mount ${mp}`);
-  }
-  if ((await listNetns()).includes(h.netns)) {
-    await ip(null, ['netns', 'del', h.netns], { context: `removing ${h.netns}` });
-    removed.push(`netns ${h.netns} (and its link ${h.routerIf}/eth0)`);
-  }
-  await ip(plan.routerNetns, ['link', 'del', h.routerIf], { allowFail: true });
-  fs.rmSync(h.dir, { recursive: true, force: true });
-  fs.rmSync(f, { force: true });
-  return removed;
 }
 
 export async function labDown(customer: string, opts: LabOptions = {}): Promise<{ removed: string[] }> {

@@ -9,7 +9,7 @@
  *   +64 + 32r  region r's network, a /27: +1 the router's gateway, +2.. the region's hosts
  */
 import * as path from 'node:path';
-import type { Site, Topology } from '../topology/types';
+import type { Site, Topology } from '../../model/topology/types';
 
 export const LAB_RANGE = '198.18.0.0/15';
 const RANGE_BASE = ipToInt('198.18.0.0');
@@ -160,3 +160,9 @@ export function tbfParams(mbit: number): { rate: string; burst: number; latency:
 
 /** Paths under which a host's private directories are mounted inside the host. */
 export const HOST_BINDS = ['/var/lib/tandem', '/home', '/root', '/etc/ssh', '/run', '/tmp'] as const;
+
+/** Options of `lab up` and `lab down`. */
+export interface LabOptions {
+  /** Progress lines (one per step); default: silent. */
+  readonly log?: (line: string) => void;
+}

@@ -1,8 +1,8 @@
 /** The lab's state on this machine: one directory per stack, a slot registry, the inventory. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { INVENTORY_VERSION, type Inventory } from '../inventory';
-import type { Topology } from '../topology/types';
+import { INVENTORY_VERSION, type Inventory } from '../../model/inventory';
+import type { Topology } from '../../model/topology/types';
 import { MAX_SLOTS, labRoot, stackDir, type LabPlan } from './plan';
 
 export interface HostState {

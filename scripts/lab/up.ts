@@ -5,23 +5,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Inventory } from '../inventory';
-import { masterOf } from '../topology/graph';
+import type { Inventory } from '../../model/inventory';
+import { masterOf } from '../../model/topology/graph';
 import { buildInventory } from './inventory';
-import type { Topology } from '../topology/types';
+import type { Topology } from '../../model/topology/types';
 import { bootHost, createMountNs, ensureHostFiles, hasMountNs, hostKeyOf, killHost, sshdPid } from './host';
 import { ensureHostNet, ensureRouter, rootLinkTaken } from './net';
-import { HOST_BINDS, labRoot, planLab, rootLinkName, stackDir, type HostPlan } from './plan';
+import { HOST_BINDS, labRoot, planLab, rootLinkName, stackDir, type HostPlan, type LabOptions } from './plan';
 import { installPlatform } from './platform';
 import { addMountPoints, claimSlot, readState, writeInventory, writeState, type LabState } from './state';
 import { ensureVip } from './vip';
-import { removeHost } from './down';
+import { removeHost } from './remove';
 import { requireRoot, run } from './sys';
-
-export interface LabOptions {
-  /** Progress lines (one per step); default: silent. */
-  readonly log?: (line: string) => void;
-}
 
 const TOOLS = ['ip', 'tc', 'nsenter', 'unshare', 'mount', 'umount', 'ssh-keygen', 'sysctl'];
 

@@ -2,8 +2,8 @@
  * The lab's VIP: one /32 per stack, held on the loopback of one host, which the lab router
  * routes to. Moving it is what a failover does to a cloud Elastic IP.
  */
-import { INVENTORY_VERSION } from '../inventory';
-import { siteByName } from '../topology/graph';
+import { INVENTORY_VERSION } from '../../model/inventory';
+import { siteByName } from '../../model/topology/graph';
 import type { LabPlan } from './plan';
 import { readState, writeInventory, writeState } from './state';
 import { buildInventory } from './inventory';

@@ -1,5 +1,5 @@
 /** The human form of a plan: a resource tree with key inputs, then the findings. */
-import type { Plan, PlanResource } from './index';
+import type { Plan, PlanResource } from './types';
 
 /** Inputs worth a glance per type (dotted paths); the JSON form has them all. */
 const KEY_INPUTS: Record<string, string[]> = {

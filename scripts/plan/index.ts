@@ -1,22 +1,12 @@
 /** `tandem plan`: the stack program on Pulumi's mock runtime, printed as a tree plus findings. */
-import { checkAll, type Finding } from '../../policy/rules';
-import type { Inventory } from '../inventory';
-import type { Topology } from '../topology/types';
+import { checkAll } from '../../policy/rules';
+import type { Inventory } from '../../model/inventory';
+import type { Topology } from '../../model/topology/types';
 import { topologyFindings } from './notes';
 import { runOnMocks, type GraphResource } from './runtime';
+import type { Plan } from './types';
 
-export interface PlanResource {
-  readonly type: string;
-  readonly name: string;
-  readonly parent: string | null;
-  readonly region: string | null;
-  readonly inputs: Record<string, unknown>;
-}
-
-export interface Plan {
-  readonly resources: PlanResource[];
-  readonly findings: Finding[];
-}
+export type { Plan, PlanResource } from './types';
 
 export interface PlanRun {
   readonly plan: Plan;

@@ -1,8 +1,8 @@
 /** Findings that come from the topology rather than the resource graph. */
-import { dnsTargets } from '../../modules/dns/standby';
-import { healthCheckedSites, offcloudPeersByName } from '../../modules/shared/ingress';
+import { dnsTargets, healthCheckedSites } from '../../model/topology/dns';
+import { offcloudPeersByName } from '../../model/topology/cidr';
 import type { Finding } from '../../policy/rules';
-import type { Topology } from '../topology/types';
+import type { Topology } from '../../model/topology/types';
 
 export function topologyFindings(t: Topology): Finding[] {
   const out: Finding[] = [];

@@ -3,8 +3,8 @@
  * Returns the resource graph (with parents, regions and inputs) and the resolved inventory.
  */
 import * as pulumi from '@pulumi/pulumi';
-import type { Inventory } from '../inventory';
-import type { Topology } from '../topology/types';
+import type { Inventory } from '../../model/inventory';
+import type { Topology } from '../../model/topology/types';
 import { ed25519FromSeed, providerRefKey, RecordingMocks } from './mocks';
 
 /** One resource of the graph: what the plan prints and the policy functions read. */

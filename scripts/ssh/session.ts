@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import type { Inventory, InventoryHost } from '../inventory';
-import { checkHostKey, fingerprint } from '../topology/hostkey';
+import type { Inventory, InventoryHost } from '../../model/inventory';
+import { checkHostKey, fingerprint } from '../../model/topology/hostkey';
 
 export interface SshTarget {
   readonly host: string;
@@ -103,17 +103,6 @@ export class SshConnectError extends Error {
     super(`cannot connect to ${host}: ${message}`);
     this.name = 'SshConnectError';
   }
-}
-
-/** POSIX-shell quoting: each argument becomes one word, whatever it contains. */
-export function shellQuote(...args: readonly (string | number)[]): string {
-  return args
-    .map((a) => {
-      const s = String(a);
-      if (s !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
-      return `'${s.replace(/'/g, `'\\''`)}'`;
-    })
-    .join(' ');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,11 +3,11 @@
  * does not answer is an observation ("unreachable"), never a crash.
  */
 import type { AgentStatus } from '../../agent/src/contract';
-import type { Inventory, InventoryHost } from '../inventory';
-import { AGENT_JS } from '../agent/keys';
-import { STATUS_JSON } from '../agent/hostfiles';
-import { mapParallel } from '../agent/parallel';
-import type { Connector, SshSettings } from '../agent/remote';
+import type { Inventory, InventoryHost } from '../../model/inventory';
+import { AGENT_JS } from '../hosts/keys';
+import { STATUS_JSON } from '../hosts/hostfiles';
+import { mapParallel } from '../hosts/parallel';
+import type { Connector, SshSettings } from '../hosts/remote';
 import type { HostObservation } from './verdict';
 
 const MARK = '--tandem-status--';

@@ -20,7 +20,7 @@
  *     as in sync, so pausing every mirror still ends in "no in-sync mirror".
  */
 import type { AgentStatus, ChildStatus } from '../../agent/src/contract';
-import type { FailoverMode, Role } from '../topology/types';
+import type { FailoverMode, Role } from '../../model/topology/types';
 
 /** Below this, lag is noise (a write in flight, a status written a moment before the change). */
 export const LAG_GRACE_S = 10;

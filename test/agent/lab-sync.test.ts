@@ -1,20 +1,20 @@
 /**
  * The agent on real lab hosts (network namespaces + their own sshd): installed and started by
- * the ops side's installer (scripts/agent/install) and `mirror start`, then driven here over
+ * the ops side's installer (scripts/hosts/install) and `mirror start`, then driven here over
  * real SSH with the restricted keys, real rsync/rrsync, real kills and lab faults.
  * Skipped without root (the lab needs namespaces and mounts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import type { AgentStatus } from '../../agent/src/contract';
-import type { Inventory } from '../../scripts/inventory';
+import type { Inventory } from '../../model/inventory';
 import { hostExec, labDown, labFault, labUp } from '../../scripts/lab';
-import { parseTopology } from '../../scripts/topology/load';
-import { installFleet } from '../../scripts/agent/install';
-import { mirrorFleet } from '../../scripts/agent/mirror';
-import { agentBundle } from '../../scripts/agent/bundle';
-import { connectorFor } from '../../scripts/agent/ssh';
-import { silentProgress } from '../../scripts/agent/parallel';
+import { parseTopology } from '../../model/topology/load';
+import { installFleet } from '../../scripts/hosts/install';
+import { mirrorFleet } from '../../scripts/hosts/mirror';
+import { agentBundle } from '../../scripts/hosts/bundle';
+import { connectorFor } from '../../scripts/hosts/ssh';
+import { silentProgress } from '../../scripts/hosts/parallel';
 import { content, torn, waitFor } from './helpers';
 
 import { describeLab } from '../support/lab-gate';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { remoteArgs, stackConfigYaml, writeStackConfig } from '../../scripts/fleet/automation';
 import { loadCustomersFile } from '../../scripts/fleet/customers';
 import { stackConfigOf } from '../../scripts/fleet/orchestrate';
-import { parseTopologyFile } from '../../scripts/topology/load';
+import { parseTopologyFile } from '../../model/topology/load';
 
 const STACKS = path.join(__dirname, '..', '..', 'stacks');
 const fleetFile = loadCustomersFile(path.join(STACKS, 'customers.yaml'));

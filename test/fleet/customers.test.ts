@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadCustomersFile, parseCustomers, resolveSecrets, selectCustomers } from '../../scripts/fleet/customers';
-import { parseTopologyFile } from '../../scripts/topology/load';
+import { parseTopologyFile } from '../../model/topology/load';
 import { customersYaml, generatedTopology } from './generate';
 
 const ROOT = path.join(__dirname, '..', '..');

@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import type { Inventory } from '../../scripts/inventory';
+import type { Inventory } from '../../model/inventory';
 import { labDown, labUp } from '../../scripts/lab';
-import { parseTopology } from '../../scripts/topology';
-import type { Topology } from '../../scripts/topology/types';
+import { parseTopology } from '../../model/topology';
+import type { Topology } from '../../model/topology/types';
 export { describeLab, isRoot } from '../support/lab-gate';
 
 /** Lab tests need root (namespaces, mounts, sshd): see test/support/lab-gate.ts (skipped loudly, or failed under TANDEM_REQUIRE_LAB=1). */

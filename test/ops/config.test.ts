@@ -1,4 +1,4 @@
-import { buildAgentConfig, controlFrom, fleetEpoch, INSTALL_DEFAULT, renderConfig } from '../../scripts/agent/config';
+import { buildAgentConfig, controlFrom, fleetEpoch, INSTALL_DEFAULT, renderConfig } from '../../scripts/hosts/config';
 import { labInventory } from './fixtures';
 
 const inv = labInventory();

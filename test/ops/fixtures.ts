@@ -1,6 +1,6 @@
 /** Shared fixtures of the operations tests: a lab-shaped inventory and valid-looking keys. */
 import type { AgentStatus, ChildStatus } from '../../agent/src/contract';
-import type { Inventory, InventoryHost } from '../../scripts/inventory';
+import type { Inventory, InventoryHost } from '../../model/inventory';
 
 /** A well-formed ssh-ed25519 public key line whose 32 key bytes are all `seed`. */
 export function fakeKey(seed: number, comment = ''): string {

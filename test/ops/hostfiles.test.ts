@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { sha256 } from '../../scripts/agent/config';
+import { sha256 } from '../../scripts/hosts/config';
 import {
   asRoot,
   bootHook,
@@ -12,10 +12,10 @@ import {
   systemdUnit,
   uninstallScript,
   writeFileScript,
-  sq,
-} from '../../scripts/agent/hostfiles';
-import { changedFiles, desiredFiles } from '../../scripts/agent/install';
-import { INSTALL_DEFAULT } from '../../scripts/agent/config';
+} from '../../scripts/hosts/hostfiles';
+import { sq } from '../../scripts/ssh/quote';
+import { changedFiles, desiredFiles } from '../../scripts/hosts/install';
+import { INSTALL_DEFAULT } from '../../scripts/hosts/config';
 import { fakeKey, labInventory } from './fixtures';
 
 /** `sh -n`: every script we send parses as POSIX sh. */

@@ -1,6 +1,6 @@
-import { checkInventory, feedOrderOf } from '../../scripts/agent/inventory-check';
-import { deriveInventory, resolveTarget } from '../../scripts/agent/target';
-import { parseTopology } from '../../scripts/topology/load';
+import { checkInventory, feedOrderOf } from '../../scripts/hosts/inventory-check';
+import { deriveInventory, resolveTarget } from '../../scripts/hosts/target';
+import { parseTopology } from '../../model/topology/load';
 import { fakeKey, labInventory } from './fixtures';
 
 type Mut = (inv: any) => void;
@@ -47,7 +47,7 @@ describe.each<[string, Mut, RegExp]>([
 
 /**
  * Values that reach remote scripts, ssh and authorized_keys: checked with the topology's own rules
- * (scripts/topology/rules.ts), each message with the field path, the value, what is allowed and
+ * (model/topology/rules.ts), each message with the field path, the value, what is allowed and
  * the fix (issue 8, item 10).
  */
 const FIXED = '; correct it in the stack file (tandem validate checks it) and regenerate it with `pulumi stack output inventory --json > inventory.json`';

@@ -1,4 +1,4 @@
-import { authorizedKeyLine, authorizedKeysFile, parseSyncPublicKey } from '../../scripts/agent/keys';
+import { authorizedKeyLine, authorizedKeysFile, parseSyncPublicKey } from '../../scripts/hosts/keys';
 import { fakeKey } from './fixtures';
 
 const pub = fakeKey(5, 'tandem@ny');

@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { agentBundle } from '../../scripts/agent/bundle';
-import { installFleet, uninstallFleet } from '../../scripts/agent/install';
-import { fingerprint } from '../../scripts/topology/hostkey';
+import { agentBundle } from '../../scripts/hosts/bundle';
+import { installFleet, uninstallFleet } from '../../scripts/hosts/install';
+import { fingerprint } from '../../model/topology/hostkey';
 import { cli, describeLab, fleet, sh, useLab } from './lab';
 import { fakeKey } from './fixtures';
 

@@ -3,8 +3,8 @@
  * through a relay too; a mirror out of disk turns status DEGRADED (exit 3) while the others stay
  * current; pause/resume; a powered-off cold mirror is expected; a hung relay is reported.
  */
-import { agentBundle } from '../../scripts/agent/bundle';
-import { installFleet } from '../../scripts/agent/install';
+import { agentBundle } from '../../scripts/hosts/bundle';
+import { installFleet } from '../../scripts/hosts/install';
 import { labFault } from '../../scripts/lab';
 import { cli, describeLab, fleet, sh, useLab, waitFor } from './lab';
 
@@ -122,7 +122,7 @@ describeLab('mirroring and status on lab hosts', () => {
     expect(s.json.inSyncMirrors.sort()).toEqual(['ams', 'chi', 'ldn']);
     const table = await cli(['status', '--inventory', lab.invFile]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^SITE\s+ROLE\s+EPOCH\s+VERSION\s+STATE\s+LAG\s+BEHIND\s+LAST-ERROR$/m);
+    expect(table.stdout).toMatch(/^SITE\s+ROLE\s+EPOCH\s+VERSION\s+STATE\s+LAG\s+BEHIND\s+VERIFIED\s+LAST-ERROR$/m);
     expect(table.stdout).toMatch(/^chi\s+relay\s+1\s+\S+\s+in-sync/m);
     expect(table.stdout.trim().split('\n').pop()).toBe('OK');
     process.stderr.write(`optest-mirror: tandem status (4 hosts, incl. the CLI start-up) ${table.ms} ms; inside the command ${s.json.elapsedMs} ms\n`);

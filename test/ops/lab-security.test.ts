@@ -9,9 +9,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { agentBundle } from '../../scripts/agent/bundle';
-import { installFleet } from '../../scripts/agent/install';
-import { mirrorFleet } from '../../scripts/agent/mirror';
+import { agentBundle } from '../../scripts/hosts/bundle';
+import { installFleet } from '../../scripts/hosts/install';
+import { mirrorFleet } from '../../scripts/hosts/mirror';
 import { encode } from '../../agent/src/frame';
 import { cli, describeLab, fleet, sh, useLab, waitFor } from './lab';
 

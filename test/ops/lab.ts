@@ -6,13 +6,13 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Inventory } from '../../scripts/inventory';
+import type { Inventory } from '../../model/inventory';
 import { hostExec, labDown, labInventoryPath, labUp } from '../../scripts/lab';
-import { parseTopology } from '../../scripts/topology/load';
-import { agentBundle } from '../../scripts/agent/bundle';
-import type { FleetOptions } from '../../scripts/agent/install';
-import { silentProgress } from '../../scripts/agent/parallel';
-import { connectorFor } from '../../scripts/agent/ssh';
+import { parseTopology } from '../../model/topology/load';
+import { agentBundle } from '../../scripts/hosts/bundle';
+import type { FleetOptions } from '../../scripts/hosts/install';
+import { silentProgress } from '../../scripts/hosts/parallel';
+import { connectorFor } from '../../scripts/hosts/ssh';
 
 import { describeLab, isRoot } from '../support/lab-gate';
 export { describeLab, isRoot };

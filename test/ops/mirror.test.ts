@@ -1,5 +1,5 @@
-import type { MirrorControl } from '../../scripts/agent/config';
-import { applyMirrorVerb, type MirrorVerb } from '../../scripts/agent/mirror';
+import type { MirrorControl } from '../../scripts/hosts/config';
+import { applyMirrorVerb, type MirrorVerb } from '../../scripts/hosts/mirror';
 import { labInventory } from './fixtures';
 
 const inv = labInventory();

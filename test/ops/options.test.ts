@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { withSiteOption, withSshOptions, withTargetOptions } from '../../scripts/agent/options';
+import { withSiteOption, withSshOptions, withTargetOptions } from '../../scripts/hosts/options';
 import { parser } from '../../scripts/cli';
 
 /** yargs throws some check failures synchronously and rejects others; make both a rejection. */

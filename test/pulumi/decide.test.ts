@@ -2,14 +2,15 @@
 import { parse } from 'yaml';
 import { chooseZones, subnetCidrs, ubuntuArch, ubuntuImageFilter } from '../../modules/aws/decide';
 import { azureArch, nsgPriorities, ubuntuImage } from '../../modules/azure/decide';
-import { dnsTargets } from '../../modules/dns/standby';
+import { dnsTargets } from '../../model/topology/dns';
 import { cloudInit, dataVolumeScript, devicePaths } from '../../modules/shared/cloud-init';
-import { hostCidr, ingressRules, offcloudPeersByName } from '../../modules/shared/ingress';
+import { ingressRules } from '../../modules/shared/ingress';
+import { hostCidr, offcloudPeersByName } from '../../model/topology/cidr';
 import { snapshotCopyTarget } from '../../modules/shared/snapshots';
 import { dnsRegion } from '../../modules/customer';
 import { checkAdminKeys, topologyFromStackConfig } from '../../stacks/program';
 import { ed25519FromSeed, exampleTopology } from '../mocks';
-import type { Topology } from '../../scripts/topology/types';
+import type { Topology } from '../../model/topology/types';
 
 /** A topology from a compact site list, through the real validator. */
 function topo(sites: Record<string, unknown>[], extra: Record<string, unknown> = {}): Topology {

@@ -4,12 +4,12 @@
  */
 import { parse } from 'yaml';
 import { dnsRegion } from '../../modules/customer';
-import { dnsTargets } from '../../modules/dns/standby';
+import { dnsTargets } from '../../model/topology/dns';
 import { snapshotCopyTarget } from '../../modules/shared/snapshots';
 import { checkAll } from '../../policy/rules';
 import { topologyFindings } from '../../scripts/plan/notes';
-import { masterOf } from '../../scripts/topology/graph';
-import type { Site, Topology } from '../../scripts/topology/types';
+import { masterOf } from '../../model/topology/graph';
+import type { Site, Topology } from '../../model/topology/types';
 import { EXAMPLES, ofType, one, runExample, type GraphResource, type MockRun } from '../mocks';
 
 type Run = { topology: Topology } & MockRun;

@@ -12,7 +12,7 @@ import {
   topologyFromConfig,
   TopologyError,
   type Issue,
-} from '../../scripts/topology';
+} from '../../model/topology';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICXzmpEDzbSOvRwmOP/N9WW0mlfWbLQuztrXZ+JpBpbu';
 
@@ -461,7 +461,7 @@ describe('properties', () => {
 describe('docs/topology.md', () => {
   // Error messages send users to this list; it must name every region the validator accepts.
   it('lists every region the validator knows, with its metro', () => {
-    const { AWS_REGIONS, AZURE_LOCATIONS } = require('../../scripts/topology/regions');
+    const { AWS_REGIONS, AZURE_LOCATIONS } = require('../../model/topology/regions');
     const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'topology.md'), 'utf8');
     for (const [r, metro] of Object.entries({ ...AWS_REGIONS, ...AZURE_LOCATIONS })) {
       expect(doc).toContain(`| \`${r}\` | ${metro} |`);

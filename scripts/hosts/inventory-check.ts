@@ -3,11 +3,11 @@
  * or the lab's state file). Operations trust nothing they did not check: every problem is
  * reported with its field path, the value given, what is allowed, and how to fix it.
  */
-import { checkHostKey } from '../topology/hostkey';
-import { REGIONS } from '../topology/regions';
-import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, CUSTOMER_RULE, SITE_NAME_RE, SITE_NAME_RULE, USER_RE, USER_RULE } from '../topology/rules';
-import { FAILOVER_MODES, PROVIDERS, ROLES } from '../topology/types';
-import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../inventory';
+import { checkHostKey } from '../../model/topology/hostkey';
+import { REGIONS } from '../../model/topology/regions';
+import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, CUSTOMER_RULE, SITE_NAME_RE, SITE_NAME_RULE, USER_RE, USER_RULE } from '../../model/topology/rules';
+import { FAILOVER_MODES, PROVIDERS, ROLES } from '../../model/topology/types';
+import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../../model/inventory';
 
 export interface InventoryIssue {
   readonly path: string;
@@ -64,7 +64,7 @@ export function checkInventory(raw: unknown): InventoryCheck {
   };
 
   /**
-   * The topology's own value rules (scripts/topology/rules.ts), applied to every value that ends
+   * The topology's own value rules (model/topology/rules.ts), applied to every value that ends
    * up in a remote script, an ssh argument or an authorized_keys option. Run before any host is
    * contacted: a bad value found on the fourth host used to leave three re-pointed.
    */

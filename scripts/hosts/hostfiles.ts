@@ -32,6 +32,7 @@
  */
 import { AGENT_HOME, AGENT_USER } from '../../agent/src/contract';
 import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY } from './keys';
+import { sq } from '../ssh/quote';
 
 export const UNIT_NAME = 'tandem-agent.service';
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
@@ -51,11 +52,6 @@ export const LEGACY_STATUS_JSON = `${AGENT_HOME}/status.json`;
 export const STATE_DIR = `${AGENT_HOME}/state`;
 
 export type Supervision = 'systemd' | 'lab';
-
-/** Single-quotes a word for sh. */
-export function sq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 export function systemdUnit(node: string): string {
   return `# Managed by \`tandem agent install\`; edits here are lost on the next install.
@@ -204,7 +200,8 @@ ${
     ? `# Mirrors: the receiver (tandem) writes the dataDir. Re-owned once, when it is not tandem's yet.
 [ -d "$D" ] || { mkdir -p "$D"; echo created=datadir; }
 if [ "$(stat -c %U "$D")" != ${AGENT_USER} ]; then
-  chown -R ${AGENT_USER}:${AGENT_USER} "$D"; chmod -R g+rwX "$D"; find "$D" -type d -exec chmod g+s {} +
+  # Owner only: modes are the master's (a setgid dataDir made every new directory 02755 on it).
+  chown -R ${AGENT_USER}:${AGENT_USER} "$D"
   echo created=datadir-owner
 fi`
     : `[ -d "$D" ] || echo warn=master dataDir $D does not exist yet`

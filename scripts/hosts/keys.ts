@@ -9,7 +9,7 @@
  * so a stolen sync key can at most feed that child's dataDir, from the parent's address.
  */
 import { AGENT_HOME } from '../../agent/src/contract';
-import { checkHostKey } from '../topology/hostkey';
+import { checkHostKey } from '../../model/topology/hostkey';
 
 export const AGENT_JS = `${AGENT_HOME}/agent.js`;
 export const SYNC_KEY = `${AGENT_HOME}/.ssh/id_ed25519`;

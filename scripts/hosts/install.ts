@@ -10,7 +10,7 @@
  *      is read back), and report hashes of what is there;
  *   2. every host: write what differs (agent, config, authorized_keys, supervision), (re)start.
  */
-import type { Inventory, InventoryHost } from '../inventory';
+import type { Inventory, InventoryHost } from '../../model/inventory';
 import { AGENT_USER } from '../../agent/src/contract';
 import { buildAgentConfig, controlFrom, fleetEpoch, INSTALL_DEFAULT, renderConfig, sha256, type MirrorControl } from './config';
 import {

@@ -12,7 +12,7 @@
  *   pause --site X        X's feeder stops feeding X; X keeps its position
  *   resume --site X       undoes pause --site X
  */
-import type { Inventory } from '../inventory';
+import type { Inventory } from '../../model/inventory';
 import { buildAgentConfig, controlFrom, fleetEpoch, renderConfig, sha256, type MirrorControl } from './config';
 import { asRoot, CONFIG_JSON, parseProbe, probeScript, startScript, writeFileScript, type Probe } from './hostfiles';
 import { childrenIn, hostOf } from './inventory-check';

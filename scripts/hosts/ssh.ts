@@ -3,7 +3,7 @@
  * (scripts/ssh), every host key verified against the inventory. A mismatch is never retried and
  * names the host and both fingerprints.
  */
-import type { Inventory } from '../inventory';
+import type { Inventory } from '../../model/inventory';
 import { HostKeyMismatchError, openSession } from '../ssh';
 import type { Connector, Remote } from './remote';
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AgentChild, AgentConfig } from '../../agent/src/contract';
-import type { Inventory } from '../inventory';
+import type { Inventory } from '../../model/inventory';
 import { childrenIn, hostOf } from './inventory-check';
 
 /** What the operator controls per host beyond the inventory: the epoch and pauses. */

@@ -7,11 +7,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost } from '../inventory';
+import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost } from '../../model/inventory';
 import { CommandError, EXIT } from '../errors';
 import { labInventoryPath, readLabInventory } from '../lab/state';
 import { readStack } from '../options';
-import type { Topology } from '../topology/types';
+import type { Topology } from '../../model/topology/types';
 import { checkInventory, describeInventoryIssues } from './inventory-check';
 import type { TargetOptions } from './options';
 

@@ -3,7 +3,7 @@
  * step, the exit code and the tail of stderr. The real sessions come from ./ssh.ts (the lab
  * engineer's ssh2 wrapper); tests can hand in fakes.
  */
-import type { InventoryHost } from '../inventory';
+import type { InventoryHost } from '../../model/inventory';
 
 export interface ExecResult {
   readonly stdout: string;
