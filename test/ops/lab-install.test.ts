@@ -72,7 +72,8 @@ describeLab('agent install on lab hosts', () => {
     expect(r.stdout).toContain('/var/lib/tandem/.ssh/id_ed25519 tandem 600');
     expect(r.stdout).toContain('/var/lib/tandem/.ssh/authorized_keys root 644');
     expect(r.stdout).toContain('/var/lib/tandem/agent.js root 644');
-    expect(r.stdout).toMatch(/\/srv\/trading tandem 2775/); // a mirror's dataDir: tandem's, group-rw, setgid
+    // A mirror's dataDir: tandem's; its modes stay as made (a setgid one made every new directory 02755, unlike the master).
+    expect(r.stdout).toMatch(/\/srv\/trading tandem 755/);
     expect(r.stdout).toMatch(/^tandem$/m);
     expect(r.stdout).toMatch(/CapEff:\s+0000000000000004/); // CAP_DAC_READ_SEARCH only
     expect(r.stdout).toContain('/var/lib/tandem:/bin/sh');
