@@ -560,7 +560,7 @@ export class ChildLink {
         log('error', `link ${this.site}: mirror differs from the source`, { entries: r.settled.length, paths: r.settled.slice(0, 5) });
       }
     }
-    for (const id of inf.verifyIds) if (!answered.has(id)) this.verifier.lost(id);
+    for (const id of inf.verifyIds ?? []) if (!answered.has(id)) this.verifier.lost(id);
     if (this.verifier.bad.size === 0) this.differences = [];
   }
 
