@@ -17,7 +17,7 @@ import { TokenBucket, mbitToBytesPerS } from './bucket';
 import { EV, EV_NEW } from './watcher';
 import { rsyncPlan, spawnLink } from './transport';
 import { SharedFiles } from './files';
-import { symlinkStaysInside } from './pathsafe';
+import { linkIsMirrored } from './pathsafe';
 import { FEATURE_VERIFY, VerifyAnswer, VerifyUnit, Verifier, Seen } from './verify';
 import type { Excluder } from './exclude';
 
@@ -791,7 +791,7 @@ export class ChildLink {
     if (st.isSymbolicLink()) {
       this.offsets.delete(rel);
       const target = fs.readlinkSync(full);
-      if (this.linkInside(rel, target)) return [[{ t: 'SYMLINK', path: rel, target }], false];
+      if (linkIsMirrored(this.o.dataDir, rel, target)) return [[{ t: 'SYMLINK', path: rel, target }], false];
       // One policy with rsync (--safe-links): a symlink that leaves dataDir is not mirrored, and
       // whatever the child held at that name goes.
       if (!this.outsideLinks.has(rel) && this.outsideLinks.size < 1000) {
@@ -805,11 +805,6 @@ export class ChildLink {
     // A write through one name of a hard-linked file changes every name: send the others too.
     if (f && st.nlink > 1) this.touchLinks(rel, st, e);
     return [f ? [f] : [], more];
-  }
-
-  /** A symlink the mirrors hold: relative, resolving inside dataDir (rsync's --safe-links). */
-  private linkInside(rel: string, target: string): boolean {
-    return !target.startsWith('/') && symlinkStaysInside(this.o.dataDir, rel, target);
   }
 
   private touchLinks(rel: string, st: fs.Stats, e: Entry): void {

@@ -68,3 +68,11 @@ export function symlinkStaysInside(root: string, rel: string, target: string): b
   const relTo = path.relative(root, resolved);
   return relTo.split('/')[0] !== STAGING_DIR;
 }
+
+/**
+ * A symlink that mirrors hold: relative, and resolving inside root (rsync's --safe-links rule,
+ * which the stream, rsync and online verify all follow).
+ */
+export function linkIsMirrored(root: string, rel: string, target: string): boolean {
+  return !target.startsWith('/') && symlinkStaysInside(root, rel, target);
+}

@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Excluder } from './exclude';
 import { STAGING_DIR } from './env';
+import { linkIsMirrored } from './pathsafe';
 
 /** Content hashed per unit (one VERIFY frame); a bigger file is verified in ranges of this. */
 export const UNIT_BYTES = 8 * 1024 * 1024;
@@ -335,7 +336,7 @@ export class Verifier {
       } else if (st.isSymbolicLink()) {
         const t = fs.readlinkSync(path.join(c.abs, name));
         // Links that leave dataDir are not mirrored (link.ts), so not listed either.
-        if (t.startsWith('/') || !stays(this.root, r, t)) continue;
+        if (!linkIsMirrored(this.root, r, t)) continue;
         e = [name, 'l', 0, 0, t];
       } else if (st.isFile()) {
         if (st.size > UNIT_BYTES) {
@@ -379,10 +380,4 @@ export class Verifier {
       this.cursor = null;
     }
   }
-}
-
-function stays(root: string, r: string, target: string): boolean {
-  const resolved = path.resolve(path.dirname(path.join(root, r)), target);
-  if (resolved !== root && !resolved.startsWith(root + '/')) return false;
-  return path.relative(root, resolved).split('/')[0] !== STAGING_DIR;
 }
