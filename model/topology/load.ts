@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { LIVE_KEY, parseLive, type LiveLayout } from '../live';
 import { checkCidr } from './cidr';
 import { closest } from './suggest';
 import { checkHostKey } from './hostkey';
@@ -43,6 +44,8 @@ export class TopologyError extends Error {
 export interface ParseResult {
   /** Present only when there is no error (warnings allowed). */
   readonly topology?: Topology;
+  /** The live layout (`tandem:live`) when the stack has had a failover; null or absent otherwise. */
+  readonly live?: LiveLayout | null;
   readonly issues: readonly Issue[];
 }
 
@@ -98,8 +101,7 @@ export function parseTopology(text: string, stackName?: string): ParseResult {
     return range ? lineCounter.linePos(range[0]).line : undefined;
   }, doc.contents as YamlNode | null);
   const topology = v.run(root, stackName);
-  const issues = v.sorted();
-  return issues.some((i) => i.severity === 'error') ? { issues } : { topology, issues };
+  return withLive(topology, v.sorted(), root);
 }
 
 /**
@@ -110,8 +112,16 @@ export function parseTopology(text: string, stackName?: string): ParseResult {
 export function topologyFromConfig(config: Record<string, unknown>, stackName?: string): ParseResult {
   const v = new Validator(() => undefined, null);
   const topology = v.run({ config }, stackName);
-  const issues = v.sorted();
-  return issues.some((i) => i.severity === 'error') ? { issues } : { topology, issues };
+  return withLive(topology, v.sorted(), { config });
+}
+
+/** Adds the validated live layout (`tandem:live`, written by failovers) to a parse result. */
+function withLive(topology: Topology | undefined, issues: Issue[], root: unknown): ParseResult {
+  if (issues.some((i) => i.severity === 'error') || !topology) return { issues };
+  const config = isObj(root) && isObj(root.config) ? root.config : {};
+  const r = parseLive(config[LIVE_KEY], topology);
+  const all = [...issues, ...r.issues];
+  return r.issues.length ? { issues: all } : { topology, live: r.live, issues: all };
 }
 
 function countIssues(issues: readonly Issue[]): string {
@@ -133,7 +143,7 @@ function err(p: string, message: string): Issue {
 }
 
 const TOP_KEYS = ['config', 'encryptionsalt', 'secretsprovider', 'encryptedkey'];
-const TANDEM_KEYS = ['tandem:customer', 'tandem:topology'];
+const TANDEM_KEYS = ['tandem:customer', 'tandem:topology', LIVE_KEY];
 const TOPOLOGY_KEYS = ['dataDir', 'exclude', 'service', 'adminCidrs', 'allowOpenSsh', 'adminKeys', 'dns', 'sites'];
 const SERVICE_KEYS = ['start', 'stop', 'healthPort'];
 const DNS_KEYS = ['zone', 'name', 'ttl'];
