@@ -162,6 +162,9 @@ export class Daemon {
       for (const { link } of this.links.values()) link.markReconcile();
     });
     w.on('watchfail', (message) => this.onWatchFail(message));
+    // inotifywait's names went stale after a rename: a new one watches every directory under
+    // its current name, and every link reconciles what the stale names hid.
+    w.on('stale', () => setImmediate(() => this.restartWatcher()));
     w.on('exit', (code) => {
       this.stopWatcher();
       this.error = `inotifywait exited (${code}); restarting`;

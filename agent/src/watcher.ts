@@ -37,7 +37,16 @@ export declare interface Watcher {
   on(e: 'exit', l: (code: number | null) => void): this;
   /** A directory could not be watched (the inotify watch limit): changes under it are missed. */
   on(e: 'watchfail', l: (message: string) => void): this;
+  /**
+   * inotifywait named an event with a path that no longer exists and was not removed after
+   * the event: its record of a renamed directory went stale, and events under it now name the
+   * old place. The real changes are lost and more will be: the watcher must be restarted.
+   */
+  on(e: 'stale', l: (path: string) => void): this;
 }
+
+/** A suspect event waits this long for the removal of an ancestor that would explain it. */
+const STALE_WAIT_MS = 500;
 
 export class Watcher extends EventEmitter {
   private proc: ChildProcess | null = null;
@@ -45,6 +54,8 @@ export class Watcher extends EventEmitter {
   private rest: Buffer = Buffer.alloc(0);
   private readonly chunk = Buffer.allocUnsafe(READ_CHUNK);
   private stopped = false;
+  /** Events whose parent was missing at their drain, not (yet) explained by a later removal. */
+  private suspects: { full: string; time: number }[] = [];
 
   constructor(
     private readonly dataDir: string,
@@ -161,13 +172,20 @@ export class Watcher extends EventEmitter {
       bufs.push(Buffer.from(this.chunk.subarray(0, n)));
       if (n < READ_CHUNK) break;
     }
-    if (!bufs.length) return 0;
+    if (!bufs.length) {
+      if (this.suspects.length) this.checkStale(new Map(), new Map(), Date.now());
+      return 0;
+    }
     const buf = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
     const time = Date.now();
-    const changed = new Map<string, { flags: number; isDir: boolean; full: string }>();
+    const changed = new Map<string, { flags: number; isDir: boolean; full: string; idx: number }>();
+    /** Directories removed (deleted or moved away) in this drain -> index of the last such event. */
+    const removed = new Map<string, number>();
+    let idx = 0;
     let from = 0;
     let i: number;
     while ((i = buf.indexOf(0, from)) >= 0) {
+      idx++;
       const rec = buf.toString('utf8', from, i);
       from = i + 1;
       const sp = rec.indexOf(' ');
@@ -183,13 +201,16 @@ export class Watcher extends EventEmitter {
       let flags = 0;
       for (const e of evs) flags |= NAMES[e] ?? 0;
       const isDir = (flags & EV.ISDIR) !== 0;
+      if (isDir && flags & (EV.MOVED_FROM | EV.DELETE)) removed.set(full, idx);
       const c = changed.get(full);
       if (c) {
         c.flags |= flags;
         c.isDir = c.isDir || isDir;
-      } else changed.set(full, { flags, isDir, full });
+        c.idx = idx;
+      } else changed.set(full, { flags, isDir, full, idx });
     }
     this.rest = from < buf.length ? Buffer.from(buf.subarray(from)) : Buffer.alloc(0);
+    this.checkStale(changed, removed, time);
     for (const [full, c] of changed) {
       if (!full.startsWith(this.dataDir + '/')) continue;
       const rel = full.slice(this.dataDir.length + 1);
@@ -200,6 +221,55 @@ export class Watcher extends EventEmitter {
       if (c.isDir && c.flags & (EV.CREATE | EV.MOVED_TO)) this.walk(full, time);
     }
     return changed.size;
+  }
+
+  /**
+   * inotifywait keeps its own path for each watched directory and renames it on MOVED_FROM/TO.
+   * Under churn (a fresh tree renamed while it adds the watches, a renamed directory renamed
+   * again) that record goes stale: inotify-tools 3.22 then names every later event under the
+   * directory by its OLD path, and the agent would look there, find nothing, and lose the
+   * change (found by the differential test). Every event's parent must exist at the drain,
+   * unless an ancestor was removed after the event (in this drain, or within STALE_WAIT_MS):
+   * anything else is a stale name, reported once so the daemon restarts the watcher.
+   */
+  private checkStale(changed: ReadonlyMap<string, { full: string; idx: number }>, removed: ReadonlyMap<string, number>, time: number): void {
+    const exists = new Map<string, boolean>();
+    const parentExists = (dir: string): boolean => {
+      let v = exists.get(dir);
+      if (v === undefined) {
+        try {
+          v = fs.lstatSync(dir).isDirectory();
+        } catch {
+          v = false;
+        }
+        exists.set(dir, v);
+      }
+      return v;
+    };
+    const removedAfter = (full: string, idx: number): boolean => {
+      for (let p = path.dirname(full); p.length > this.dataDir.length; p = path.dirname(p)) {
+        const r = removed.get(p);
+        if (r !== undefined && r >= idx) return true;
+      }
+      return false;
+    };
+    // Suspects of earlier drains: a removal of an ancestor now explains them (it came after).
+    if (this.suspects.length) {
+      this.suspects = this.suspects.filter((s) => !removedAfter(s.full, 0));
+      const old = this.suspects.find((s) => time - s.time >= STALE_WAIT_MS && !parentExists(path.dirname(s.full)));
+      if (old) {
+        this.suspects = [];
+        log('warn', 'watcher: inotifywait names a directory that is gone (its record of a rename went stale); restarting it', { path: old.full.slice(0, 300) });
+        this.emit('stale', old.full);
+        return;
+      }
+      this.suspects = this.suspects.filter((s) => time - s.time < STALE_WAIT_MS);
+    }
+    for (const c of changed.values()) {
+      const dir = path.dirname(c.full);
+      if (dir.length <= this.dataDir.length || parentExists(dir) || removedAfter(c.full, c.idx)) continue;
+      if (this.suspects.length < 1000) this.suspects.push({ full: c.full, time });
+    }
   }
 
   private walk(dir: string, time: number): void {
