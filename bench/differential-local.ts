@@ -39,7 +39,7 @@ export async function runLocal(ops: readonly Op[], rate = RATE, timeoutMs = 20_0
     writeConfig(a, { role: 'mirror', feedFrom: 'master', exclude: ['*.tmp'] });
     writeConfig(m, { role: 'master', exclude: ['*.tmp'], children: [child(a)] });
     fs.mkdirSync(path.join(m.dataDir, 'r'));
-    startDaemon(m, { TANDEM_TEST_VERIFY_PAUSE_MS: '1000' });
+    const daemon = startDaemon(m, { TANDEM_TEST_VERIFY_PAUSE_MS: '1000' }) as ReturnType<typeof startDaemon> & { log: () => string };
     const t0 = Date.now();
     for (;;) {
       const c = status(m).children[0];
@@ -59,6 +59,11 @@ export async function runLocal(ops: readonly Op[], rate = RATE, timeoutMs = 20_0
         // status says in sync: the mirror must be equal now (allow one apply to land)
         await sleep(150);
         diffs = compare();
+        if (diffs.length && process.env.DIFFLOCAL_LOG) {
+          const names = diffs.map((d) => path.basename(d.path));
+          const lines = daemon.log().split('\n').filter((l) => names.some((n) => l.includes(n)) || /warn|error/.test(l));
+          process.stderr.write(`daemon log (${lines.length} lines about the differing paths, warnings, errors):\n${lines.slice(-40).join('\n')}\n`);
+        }
         return { outcome: diffs.length ? 'differs' : 'pass', diffs, ms: Date.now() - applied.lastOpAt };
       }
       if (Date.now() > end) return { outcome: 'never-in-sync', diffs: compare(), ms: Date.now() - applied.lastOpAt };

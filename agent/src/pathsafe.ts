@@ -70,9 +70,31 @@ export function symlinkStaysInside(root: string, rel: string, target: string): b
 }
 
 /**
- * A symlink that mirrors hold: relative, and resolving inside root (rsync's --safe-links rule,
- * which the stream, rsync and online verify all follow).
+ * A symlink that mirrors hold: the rule of rsync's --safe-links as rsync 3.4+ applies it (the
+ * reconcile runs rsync with it, so the stream and online verify must agree with it exactly, or
+ * every reconcile would delete what the stream sent): the target is relative, never climbs
+ * above the data dir, and has no `..` after any other component (`x/../y`, `./../y` are
+ * unsafe to rsync: x could be a symlink). Empty components (`a//b`) are skipped, `.` changes
+ * nothing, and a final `..` with anything before it (`../..`, `./..`) is unsafe to rsync too.
+ * test/agent/safelinks.test.ts holds this against the real rsync. Found by the differential test: rsync 3.5 dropped `./../../x` that the older,
+ * purely lexical rule here mirrored. And it stays out of the staging dir.
  */
 export function linkIsMirrored(root: string, rel: string, target: string): boolean {
-  return !target.startsWith('/') && symlinkStaysInside(root, rel, target);
+  if (!target || target.startsWith('/')) return false;
+  let depth = rel.split('/').length - 1;
+  let other = false;
+  const parts = target.split('/');
+  const last = parts.pop()!;
+  for (const c of parts) {
+    if (c === '') continue;
+    if (c === '..') {
+      if (other || --depth < 0) return false;
+    } else {
+      other = true;
+      if (c !== '.') depth++;
+    }
+  }
+  // A final `..` (no slash after it) is safe to rsync only as the whole target.
+  if (last === '..') return target === '..' && --depth >= 0;
+  return symlinkStaysInside(root, rel, target);
 }

@@ -796,17 +796,29 @@ export interface Entry {
 /**
  * rsync's --safe-links rule, which tandem applies to the stream too: a symlink is mirrored only
  * if its target is relative and never climbs above the data dir, component by component
- * (`a/../../x` climbs out even if it comes back). `depth` is the link's directory depth below
+ * (`a/../../x` climbs out even if it comes back; rsync 3.4+ refuses any `..` after another
+ * component). `depth` is the link's directory depth below
  * the data dir.
  */
 export function linkIsMirrored(depth: number, target: string): boolean {
+  // rsync 3.4+ (checked on this machine's 3.5.0, test/agent/safelinks.test.ts): no `..` after any other component, `.` and
+  // empty components count as "other" / nothing respectively.
   if (!target || target.startsWith('/')) return false;
   let d = depth;
-  for (const c of target.split('/')) {
+  let other = false;
+  const parts = target.split('/');
+  const last = parts.pop()!;
+  for (const c of parts) {
+    if (c === '') continue;
     if (c === '..') {
-      if (--d < 0) return false;
-    } else if (c !== '' && c !== '.') d++;
+      if (other || --d < 0) return false;
+    } else {
+      other = true;
+      if (c !== '.') d++;
+    }
   }
+  // A final `..` (no slash after it) is safe to rsync only as the whole target.
+  if (last === '..') return target === '..' && --d >= 0;
   return true;
 }
 
@@ -1010,7 +1022,7 @@ export function diffStackYaml(customer: string): string {
  */
 export function buildAgentAt(ref?: string): Buffer {
   const repo = path.resolve(__dirname, '..', '..');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain .js build script, no types
   const { buildAgent } = require(path.join(repo, 'scripts', 'build-agent.js')) as { buildAgent: (out: string) => string };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'difftest-agent-'));
   try {
