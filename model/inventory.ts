@@ -36,11 +36,64 @@ export interface InventoryHost {
   /** 0 = continuous; null for the master. */
   readonly syncIntervalS: number | null;
   readonly bandwidthMbit: number | null;
+  /**
+   * Cold mirrors with `coldRefreshH` only: the provider powers the host on every N hours; the
+   * host side powers it off again once its agent has caught up. Absent otherwise.
+   */
+  readonly coldRefreshH?: number;
+  /** Cloud hosts provisioned by Pulumi: the provider ids the failover drivers act on. */
+  readonly cloud?: HostCloudIds;
   /** Lab only: the host's network namespace. */
   readonly labNetns?: string;
   /** Lab only: where the host's data directory lives on this machine. */
   readonly labDataDir?: string;
 }
+
+/** What an AWS host is in EC2's API; the region is the host's `region`. */
+export interface AwsHostIds {
+  readonly kind: 'aws';
+  /** `i-0...` */
+  readonly instanceId: string;
+  /** The Elastic IP associated with the instance now (`eipalloc-0...`): the host's `address`. */
+  readonly allocationId: string;
+}
+
+/** What an Azure host is in ARM: full resource ids, `/subscriptions/.../resourceGroups/...`. */
+export interface AzureHostIds {
+  readonly kind: 'azure';
+  readonly vmId: string;
+  readonly nicId: string;
+  /** Name of the NIC's IP configuration that carries the public IP (`primary`). */
+  readonly ipConfigurationName: string;
+  /** The public IP on that IP configuration now: the host's `address`. */
+  readonly publicIpId: string;
+}
+
+export type HostCloudIds = AwsHostIds | AzureHostIds;
+
+/** Where the service address lives in a provider's API: what `moveServiceAddress` changes. */
+export type VipCloudIds =
+  /** The stack file master's Elastic IP; it moves between instances of one region. */
+  | { readonly kind: 'eip'; readonly allocationId: string; readonly region: string }
+  /** The stack file master's public IP; it moves between NICs of one location. */
+  | { readonly kind: 'public-ip'; readonly publicIpId: string; readonly location: string }
+  /**
+   * The Route 53 failover records. Set identifiers name a record's slot (they are the record's
+   * identity and never change): after a failover the PRIMARY slot keeps its identifier and points
+   * at the new master.
+   */
+  | {
+      readonly kind: 'route53';
+      readonly hostedZoneId: string;
+      /** The record name, e.g. `trade.acme.example.com`. */
+      readonly recordName: string;
+      readonly ttl: number;
+      readonly primarySetIdentifier: string;
+      /** The health check on the PRIMARY record; it probes the primary's address. */
+      readonly healthCheckId: string;
+      /** The SECONDARY record, when there is one. */
+      readonly secondary: { readonly setIdentifier: string; readonly address: string } | null;
+    };
 
 export interface Vip {
   /** eip: AWS Elastic IP; public-ip: Azure public IP; dns: failover record; lab: moved address. */
@@ -61,6 +114,11 @@ export interface Inventory {
   readonly vip: Vip | null;
   readonly hosts: readonly InventoryHost[];
   /**
+   * Pulumi stacks: provider ids of the service address (`vip`), for the failover drivers. Kept
+   * beside `vip` rather than in it so `vip` stays the provider-neutral {kind, address, holder}.
+   */
+  readonly vipCloud?: VipCloudIds;
+  /**
    * Private key file operations log in with. The lab sets it to its own admin key; for cloud
    * stacks it is absent and the user's SSH agent or `--identity` is used.
    */
@@ -70,7 +128,7 @@ export interface Inventory {
 /** What an inventory host takes from the topology; the provisioner adds where it is and how to log in. */
 export type TopologyHostFields = Pick<
   InventoryHost,
-  'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit'
+  'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit' | 'coldRefreshH'
 >;
 
 /** The topology's part of a host's inventory entry: one place for the Pulumi program, the lab and operations. */
@@ -85,5 +143,8 @@ export function topologyHostFields(t: Topology, s: Site): TopologyHostFields {
     feedFrom: feedFrom(t, s),
     syncIntervalS: s.role === 'mirror' ? s.syncIntervalS : null,
     bandwidthMbit: s.role === 'mirror' ? s.bandwidthMbit : null,
+    // Always set (undefined when it does not apply, which JSON leaves out), so spreading these
+    // fields over an older entry clears a refresh the site no longer has (a promoted cold mirror).
+    coldRefreshH: s.role === 'mirror' && s.failover === 'cold' ? s.coldRefreshH : undefined,
   };
 }

@@ -3,19 +3,25 @@ import * as azure from '@pulumi/azure-native';
 import * as pulumi from '@pulumi/pulumi';
 import { masterOf } from '../model/topology/graph';
 import type { Provider, Site, Topology } from '../model/topology/types';
-import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost, type Vip } from '../model/inventory';
+import { INVENTORY_VERSION, topologyHostFields, type HostCloudIds, type Inventory, type InventoryHost, type Vip, type VipCloudIds } from '../model/inventory';
+import { applyLive, type LiveLayout } from '../model/live';
 import { AwsHost, SiteIngress, SnapshotPolicy } from './aws';
-import { AzureHost, AzureIngress, DiskBackup } from './azure';
+import { AzureHost, AzureIngress, DiskBackup, IP_CONFIGURATION } from './azure';
 import { DnsFailover } from './dns';
-import { dnsTargets } from '../model/topology/dns';
 import { OffcloudSite } from './offcloud';
-import { ingressRules, siteTags, snapshotCopyTarget, snapshotKey } from './shared';
+import { addressSwap, dnsPlan, ingressRules, serviceAddress, siteTags, snapshotCopyTarget, snapshotKey } from './shared';
 
 export interface CustomerArgs {
   /** The validated topology (from `topologyFromConfig` / `loadTopology`). */
   readonly topology: Topology;
   /** Public keys allowed to log in as each cloud host's admin user. */
   readonly adminKeys: pulumi.Input<string[]>;
+  /**
+   * The live layout (`tandem:live`, written by `tandem failover`): who is master now. Everything
+   * that depends on a role is built from `applyLive(topology, live)`, so `pulumi up` after a
+   * failover keeps the new master. @default null (the roles of the stack file)
+   */
+  readonly live?: LiveLayout | null;
 }
 
 /** Where a site's provider lives: one provider per AWS region and per Azure location. */
@@ -51,8 +57,16 @@ export class Customer extends pulumi.ComponentResource {
 
   constructor(name: string, args: CustomerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:index:Customer', name, {}, opts);
-    const t = args.topology;
+    // `planned` (the stack file) fixes identities: which provider Route 53 calls use, the DNS
+    // records' set identifiers, whose address is the service address. `t` (the topology as it
+    // stands now) decides everything that follows a role: tags, cold stop, refresh schedules,
+    // health-port rules, snapshot copy targets, DNS targets, the inventory.
+    const planned = args.topology;
+    const t = applyLive(planned, args.live ?? null);
     const customer = t.customer;
+    const swap = addressSwap(planned, t);
+    // Hosts whose address was swapped get their association from the other host, once it exists.
+    const deferred = new Map([...swap.keys()].map((site) => [site, pulumi.deferredOutput<string>()] as const));
 
     const providers = new Map<string, pulumi.ProviderResource>();
     const provider = (kind: 'aws' | 'azure', region: string): pulumi.ProviderResource => {
@@ -83,21 +97,36 @@ export class Customer extends pulumi.ComponentResource {
         sshPort: site.sshPort,
         tags,
         snapshotKey: snapshotKey(customer, site.name),
+        ...(site.role === 'mirror' && site.failover === 'cold' && site.coldRefreshH !== undefined ? { coldRefreshH: site.coldRefreshH } : {}),
       };
+      const holder = deferred.get(site.name)?.[0];
       if (site.provider === 'aws') {
-        const host = new AwsHost(siteName, { ...common, instanceType: site.size }, { parent: this, provider: provider('aws', site.region!) });
+        const host = new AwsHost(siteName, { ...common, instanceType: site.size, ...(holder ? { eipInstanceId: holder } : {}) }, { parent: this, provider: provider('aws', site.region!) });
         return { site, kind: 'aws', host };
       }
       if (site.provider === 'azure') {
-        const host = new AzureHost(siteName, { ...common, location: site.region!, size: site.size }, { parent: this, provider: provider('azure', site.region!) });
+        const host = new AzureHost(siteName, { ...common, location: site.region!, size: site.size, ...(holder ? { nicPublicIpId: holder } : {}) }, { parent: this, provider: provider('azure', site.region!) });
         return { site, kind: 'azure', host };
       }
       const host = new OffcloudSite(siteName, { address: site.address!, hostKey: site.hostKey! }, { parent: this });
       return { site, kind: 'offcloud', host };
     });
 
-    const address = (b: Built): pulumi.Output<string> => (b.kind === 'offcloud' ? b.host.address : b.host.publicIp);
     const byName = new Map(built.map((b) => [b.site.name, b] as const));
+    for (const [site, [, resolve]] of deferred) {
+      // A swap is between two sites of one cloud and region (addressSwap): on AWS `site`'s Elastic
+      // IP is associated with the other's instance; on Azure `site`'s NIC carries the other's IP.
+      const other = byName.get(swap.get(site)!)!;
+      if (other.kind === 'aws') resolve(other.host.instanceId);
+      else if (other.kind === 'azure') resolve(other.host.publicIpId);
+      else throw new Error(`${name}: site "${site}" cannot swap addresses with off-cloud site "${other.site.name}"`);
+    }
+    /** The built site whose address object `b`'s host carries now. */
+    const carried = (b: Built): Built => byName.get(swap.get(b.site.name) ?? b.site.name)!;
+    const address = (b: Built): pulumi.Output<string> => {
+      const c = carried(b);
+      return c.kind === 'offcloud' ? c.host.address : c.host.publicIp;
+    };
     const peers = Object.fromEntries(built.filter((b) => b.kind !== 'offcloud').map((b) => [b.site.name, address(b)]));
 
     // Second pass: what needs every site to exist (peer addresses, the copy target's key).
@@ -137,38 +166,75 @@ export class Customer extends pulumi.ComponentResource {
       }
     }
 
-    const targets = dnsTargets(t);
+    const plan = dnsPlan(planned, t);
     let vip: pulumi.Output<Vip> | null = null;
+    let vipCloud: pulumi.Output<VipCloudIds> | null = null;
     const master = byName.get(masterOf(t).name)!;
-    if (t.dns && targets) {
-      const region = dnsRegion(t);
-      const secondary = targets.secondary ? byName.get(targets.secondary)! : null;
-      new DnsFailover(`${name}-dns`, {
+    if (t.dns && plan) {
+      // Route 53 is called through the stack file's choice of region: moving the provider of
+      // existing records would replace them.
+      const region = dnsRegion(planned);
+      const secondary = plan.secondary ? byName.get(plan.secondary.site)! : null;
+      const dns = new DnsFailover(`${name}-dns`, {
         zone: t.dns.zone,
         name: t.dns.name,
         ttl: t.dns.ttl,
         healthPort: t.service.healthPort,
         primary: { site: master.site.name, address: address(master) },
         secondary: secondary ? { site: secondary.site.name, address: address(secondary) } : null,
+        primarySetIdentifier: plan.primary.setIdentifier,
+        ...(plan.secondary ? { secondarySetIdentifier: plan.secondary.setIdentifier } : {}),
         tags: { 'tandem:customer': customer },
       }, { parent: this, provider: provider('aws', region) });
       vip = pulumi.output({ kind: 'dns' as const, address: t.dns.name, holder: master.site.name });
+      const dnsName = t.dns.name;
+      const ttl = t.dns.ttl;
+      vipCloud = pulumi
+        .all([dns.zoneId, dns.healthCheckId, secondary ? address(secondary) : pulumi.output(null)])
+        .apply(([hostedZoneId, healthCheckId, secondaryAddress]): VipCloudIds => ({
+          kind: 'route53',
+          hostedZoneId,
+          recordName: dnsName,
+          ttl,
+          primarySetIdentifier: plan.primary.setIdentifier,
+          healthCheckId,
+          secondary: plan.secondary && secondaryAddress ? { setIdentifier: plan.secondary.setIdentifier, address: secondaryAddress } : null,
+        }));
     } else if (master.kind !== 'offcloud') {
       vip = address(master).apply((a) => ({ kind: master.kind === 'aws' ? ('eip' as const) : ('public-ip' as const), address: a, holder: master.site.name }));
+      // The service address object: the stack file master's after a same-region failover.
+      const svc = byName.get(serviceAddress(planned, t).owner)!;
+      if (svc.kind === 'aws') vipCloud = svc.host.allocationId.apply((allocationId) => ({ kind: 'eip' as const, allocationId, region: svc.site.region! }));
+      else if (svc.kind === 'azure') vipCloud = svc.host.publicIpId.apply((publicIpId) => ({ kind: 'public-ip' as const, publicIpId, location: svc.site.region! }));
     }
+
+    /** Provider ids of a cloud host: what the failover drivers act on. */
+    const cloudIds = (b: Built): pulumi.Output<HostCloudIds | null> => {
+      const c = carried(b);
+      if (b.kind === 'aws' && c.kind === 'aws') {
+        return pulumi.all([b.host.instanceId, c.host.allocationId]).apply(([instanceId, allocationId]) => ({ kind: 'aws' as const, instanceId, allocationId }));
+      }
+      if (b.kind === 'azure' && c.kind === 'azure') {
+        return pulumi.all([b.host.vmId, b.host.nicId, c.host.publicIpId]).apply(([vmId, nicId, publicIpId]) => ({
+          kind: 'azure' as const, vmId, nicId, ipConfigurationName: IP_CONFIGURATION, publicIpId,
+        }));
+      }
+      return pulumi.output(null);
+    };
 
     const hosts = built.map((b): pulumi.Output<InventoryHost> => {
       const s = b.site;
-      return pulumi.all([address(b), b.host.hostKey]).apply(([addr, key]) => ({
+      return pulumi.all([address(b), b.host.hostKey, cloudIds(b)]).apply(([addr, key, cloud]) => ({
         ...topologyHostFields(t, s),
         address: addr,
         sshPort: s.sshPort,
         user: s.user,
         hostKey: key,
         hostKeySource: b.kind === 'offcloud' ? ('pinned' as const) : ('generated' as const),
+        ...(cloud ? { cloud } : {}),
       }));
     });
-    this.inventory = pulumi.all([pulumi.all(hosts), vip ?? pulumi.output(null)]).apply(([hs, v]): Inventory => ({
+    this.inventory = pulumi.all([pulumi.all(hosts), vip ?? pulumi.output(null), vipCloud ?? pulumi.output(null)]).apply(([hs, v, vc]): Inventory => ({
       version: INVENTORY_VERSION,
       customer,
       source: 'pulumi' as const,
@@ -177,6 +243,7 @@ export class Customer extends pulumi.ComponentResource {
       service: t.service,
       vip: v as Vip | null,
       hosts: hs as InventoryHost[],
+      ...(vc ? { vipCloud: vc as VipCloudIds } : {}),
     }));
     this.providers = providers;
     this.registerOutputs({ inventory: this.inventory });

@@ -7,27 +7,38 @@ import { Customer } from '../modules/customer';
 import type { Inventory } from '../model/inventory';
 import { describeIssues, topologyFromConfig } from '../model/topology/load';
 import type { Issue, Topology } from '../model/topology/types';
+import type { LiveLayout } from '../model/live';
 
 export interface BuildOptions {
   /** Public keys that may log in as each cloud host's admin user. */
   readonly adminKeys: pulumi.Input<string[]>;
   /** Options of the root component (tests and the plan pass transformations here). */
   readonly opts?: pulumi.ComponentResourceOptions;
+  /** The live layout (`tandem:live`) after a failover. @default null (the stack file's roles) */
+  readonly live?: LiveLayout | null;
 }
 
 export function buildStack(topology: Topology, o: BuildOptions): { customer: Customer; inventory: pulumi.Output<Inventory> } {
-  const customer = new Customer(topology.customer, { topology, adminKeys: o.adminKeys }, o.opts);
+  const customer = new Customer(topology.customer, { topology, adminKeys: o.adminKeys, live: o.live ?? null }, o.opts);
   return { customer, inventory: customer.inventory };
 }
 
 /**
  * Validates raw stack config values the way `tandem validate` validates the file. Throws one
- * error listing every problem; returns warnings for the caller to log.
+ * error listing every problem; returns warnings for the caller to log. `live` is the raw
+ * `tandem:live` value (absent until a failover has written one), checked against the topology.
  */
-export function topologyFromStackConfig(customer: unknown, topology: unknown, stack: string): { topology: Topology; warnings: readonly Issue[] } {
-  const r = topologyFromConfig({ 'tandem:customer': customer, 'tandem:topology': topology }, stack);
+export function topologyFromStackConfig(
+  customer: unknown,
+  topology: unknown,
+  stack: string,
+  live?: unknown,
+): { topology: Topology; live: LiveLayout | null; warnings: readonly Issue[] } {
+  const config: Record<string, unknown> = { 'tandem:customer': customer, 'tandem:topology': topology };
+  if (live !== undefined && live !== null) config['tandem:live'] = live;
+  const r = topologyFromConfig(config, stack);
   if (!r.topology) throw new Error(describeIssues(`stack "${stack}"`, r.issues));
-  return { topology: r.topology, warnings: r.issues };
+  return { topology: r.topology, live: r.live ?? null, warnings: r.issues };
 }
 
 /**

@@ -13,6 +13,7 @@ import { metroOf, REGIONS } from './regions';
 // Value rules shared with the inventory check (scripts/hosts/inventory-check.ts).
 import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, SITE_NAME_RE, USER_RE } from './rules';
 import {
+  COLD_REFRESH_MAX_H,
   DEFAULT_SIZES,
   DEFAULT_USERS,
   FAILOVER_MODES,
@@ -149,9 +150,10 @@ const SERVICE_KEYS = ['start', 'stop', 'healthPort'];
 const DNS_KEYS = ['zone', 'name', 'ttl'];
 const SITE_KEYS = [
   'name', 'role', 'provider', 'region', 'size', 'diskGb', 'failover', 'syncIntervalS', 'relayVia',
-  'bandwidthMbit', 'address', 'hostKey', 'user', 'sshPort', 'lab',
+  'bandwidthMbit', 'coldRefreshH', 'address', 'hostKey', 'user', 'sshPort', 'lab',
 ];
-const MIRROR_ONLY = ['failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit'];
+const MIRROR_ONLY = ['failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit', 'coldRefreshH'];
+
 const LAB_KEYS = ['linkMbit', 'diskMb'];
 /** Below this cap a continuous mirror cannot keep a sub-second lag through a burst. */
 const SLOW_LINK_MBIT = 10;
@@ -527,6 +529,12 @@ class Validator {
     }
     const syncIntervalS = this.num(raw, 'syncIntervalS', p, { min: 0, max: 86400, integer: true, what: 'syncIntervalS (0 = continuous, else seconds)' }) ?? 0;
     const bandwidthMbit = this.num(raw, 'bandwidthMbit', p, { min: 0.1, max: 100000, integer: false, what: 'bandwidthMbit (Mbit/s)' }) ?? null;
+    const coldRefreshH = this.num(raw, 'coldRefreshH', p, { min: 1, max: COLD_REFRESH_MAX_H, integer: true, what: 'coldRefreshH (hours between refreshes of a cold mirror)' });
+    if (coldRefreshH !== undefined && role === 'mirror' && failover !== 'cold') {
+      this.error(`${p}.coldRefreshH`, `${p}.coldRefreshH is only for cold mirrors; ${typeof name === 'string' ? `"${name}"` : p} is ${failover} (running, kept current by the agent) — remove coldRefreshH, or set failover: cold`);
+    } else if (coldRefreshH !== undefined && prov === 'offcloud') {
+      this.warn(`${p}.coldRefreshH`, `${p}.coldRefreshH: tandem cannot power an off-cloud box on, so pulumi up creates no schedule for ${typeof name === 'string' ? `"${name}"` : p}; run "tandem mirror refresh ${typeof name === 'string' ? name : '<site>'}" from cron on the operator's machine instead`);
+    }
     let relayVia: string | null = null;
     if (raw.relayVia !== undefined && raw.relayVia !== null) {
       if (typeof raw.relayVia !== 'string') this.error(`${p}.relayVia`, `${p}.relayVia ${show(raw.relayVia)} is not a site name; name the mirror this one receives from`);
@@ -560,7 +568,7 @@ class Validator {
       lab,
     };
     if (role === 'master') return { ...base, role: 'master' };
-    return { ...base, role: 'mirror', failover, syncIntervalS, relayVia, bandwidthMbit };
+    return { ...base, role: 'mirror', failover, syncIntervalS, relayVia, bandwidthMbit, ...(coldRefreshH !== undefined ? { coldRefreshH } : {}) };
   }
 
   /**

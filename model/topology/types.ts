@@ -82,9 +82,17 @@ export interface MirrorSite extends SiteBase {
   readonly relayVia: string | null;
   /** Cap on this mirror's inbound sync traffic in Mbit/s; `null` = no cap. */
   readonly bandwidthMbit: number | null;
+  /**
+   * Cold mirrors only: power the site on every N hours, let it catch up, power it off again, so
+   * a cold mirror is never weeks stale. Whole hours, 1..720. @default absent (never refreshed)
+   */
+  readonly coldRefreshH?: number;
 }
 
 export type Site = MasterSite | MirrorSite;
+
+/** Longest cold refresh interval: 30 days. Longer than that and the mirror is the stale copy this exists to prevent. */
+export const COLD_REFRESH_MAX_H = 720;
 
 export interface Topology {
   /** `[a-z0-9-]+`; the stack/customer name. */

@@ -47,3 +47,12 @@ export const CANONICAL_OWNER = '099720109477';
 export function ubuntuImageFilter(arch: 'arm64' | 'amd64'): string {
   return `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch}-server-*`;
 }
+
+/** EventBridge Scheduler's rate expression for "every N hours" (it wants the singular for 1). */
+export function refreshRate(hours: number): string {
+  if (!Number.isInteger(hours) || hours < 1) throw new Error(`refreshRate: ${hours} is not a whole number of hours >= 1`);
+  return hours === 1 ? 'rate(1 hour)' : `rate(${hours} hours)`;
+}
+
+/** EventBridge Scheduler's universal target for EC2 StartInstances (any SDK call works this way). */
+export const START_INSTANCES_TARGET = 'arn:aws:scheduler:::aws-sdk:ec2:startInstances';

@@ -5,6 +5,7 @@ import type { FailoverMode, Role } from '../../model/topology/types';
 import { cloudInit } from '../shared/cloud-init';
 import { TAG } from '../shared/tags';
 import { CANONICAL_OWNER, ubuntuArch, ubuntuImageFilter } from './decide';
+import { ColdRefresh } from './refresh';
 import { SiteNetwork } from './network';
 
 export interface AwsHostArgs {
@@ -33,6 +34,18 @@ export interface AwsHostArgs {
   readonly snapshotKey: string;
   /** Root volume size in GiB. @default 16 */
   readonly rootGb?: number;
+  /**
+   * The instance this site's Elastic IP is associated with. After a same-region failover the
+   * service address (the stack file master's Elastic IP) sits on the live master's instance and
+   * the live master's own Elastic IP on the old master's: the failover driver swapped them, and
+   * `pulumi up` must not swap them back. @default this site's instance
+   */
+  readonly eipInstanceId?: pulumi.Input<string>;
+  /**
+   * Cold mirrors only: start the instance every N hours (EventBridge Scheduler); the host's agent
+   * powers it off again once it has caught up. @default none
+   */
+  readonly coldRefreshH?: number;
 }
 
 /**
@@ -51,6 +64,8 @@ export class AwsHost extends pulumi.ComponentResource {
   public readonly dataVolumeId: pulumi.Output<string>;
   /** `ssh-ed25519 AAAA...`, known before the instance boots. */
   public readonly hostKey: pulumi.Output<string>;
+  /** The cold refresh schedule, when `coldRefreshH` is set. */
+  public readonly refreshScheduleArn?: pulumi.Output<string>;
 
   constructor(name: string, args: AwsHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:aws:Host', name, {}, opts);
@@ -148,7 +163,7 @@ export class AwsHost extends pulumi.ComponentResource {
     }, { parent: instance });
 
     const eip = new aws.ec2.Eip(`${name}-eip`, { domain: 'vpc', tags: { ...tags, Name: `${name}-eip` } }, { parent: this });
-    new aws.ec2.EipAssociation(`${name}-eip-assoc`, { allocationId: eip.allocationId, instanceId: instance.id }, { parent: eip });
+    new aws.ec2.EipAssociation(`${name}-eip-assoc`, { allocationId: eip.allocationId, instanceId: args.eipInstanceId ?? instance.id }, { parent: eip });
 
     if (args.failover === 'cold') {
       // Built, booted once (cloud-init formats and mounts the data volume), then powered off;
@@ -163,6 +178,19 @@ export class AwsHost extends pulumi.ComponentResource {
         // master: a later `pulumi up` must not stop it again.
         ignoreChanges: ['state'],
       });
+    }
+
+    if (args.coldRefreshH !== undefined) {
+      if (args.failover !== 'cold') throw new Error(`${name}: coldRefreshH is only for cold mirrors; site "${args.site}" is ${args.failover ?? 'the master'}`);
+      const refresh = new ColdRefresh(`${name}-refresh`, {
+        instanceId: instance.id,
+        instanceArn: instance.arn,
+        kmsKeyArn: key.arn,
+        everyHours: args.coldRefreshH,
+        description: `tandem ${args.customer}/${args.site}: power the cold mirror on to catch up`,
+        tags,
+      }, { parent: this });
+      this.refreshScheduleArn = refresh.scheduleArn;
     }
 
     this.instanceId = instance.id;

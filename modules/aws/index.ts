@@ -3,3 +3,4 @@ export * from './host';
 export * from './ingress';
 export * from './network';
 export * from './snapshots';
+export * from './refresh';

@@ -28,3 +28,37 @@ export function nsgPriorities(rules: readonly IngressRule[]): number[] {
     return p;
   });
 }
+
+/** ARM API version the cold refresh Logic App calls `virtualMachines/start` with. */
+export const COMPUTE_API_VERSION = '2024-07-01';
+
+/** Built-in "Virtual Machine Contributor" role (the same id in every tenant): may start a VM. */
+export const VM_CONTRIBUTOR_ROLE = '9980e02c-c2be-4d73-94e8-173b1dc7cf3c';
+
+/**
+ * The Logic App workflow definition of a cold refresh: a recurrence trigger every N hours and one
+ * HTTP action POSTing ARM's `start` on the VM, authenticated as the workflow's own managed
+ * identity. `vmId` is the VM's full resource id.
+ */
+export function refreshWorkflowDefinition(vmId: string, everyHours: number): Record<string, unknown> {
+  if (!Number.isInteger(everyHours) || everyHours < 1) throw new Error(`refreshWorkflowDefinition: ${everyHours} is not a whole number of hours >= 1`);
+  return {
+    $schema: 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#',
+    contentVersion: '1.0.0.0',
+    triggers: {
+      every: { type: 'Recurrence', recurrence: { frequency: 'Hour', interval: everyHours } },
+    },
+    actions: {
+      startVm: {
+        type: 'Http',
+        inputs: {
+          method: 'POST',
+          uri: `https://management.azure.com${vmId}/start?api-version=${COMPUTE_API_VERSION}`,
+          authentication: { type: 'ManagedServiceIdentity', audience: 'https://management.azure.com/' },
+        },
+        runAfter: {},
+      },
+    },
+    outputs: {},
+  };
+}

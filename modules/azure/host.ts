@@ -4,6 +4,7 @@ import * as tls from '@pulumi/tls';
 import type { FailoverMode, Role } from '../../model/topology/types';
 import { cloudInit } from '../shared/cloud-init';
 import { TAG } from '../shared/tags';
+import { AzureColdRefresh } from './refresh';
 import { SUBNET_CIDR, ubuntuImage, VNET_CIDR } from './decide';
 
 export interface AzureHostArgs {
@@ -30,7 +31,19 @@ export interface AzureHostArgs {
   readonly tags: Readonly<Record<string, string>>;
   /** Value of the data disk's snapshot tag. */
   readonly snapshotKey: string;
+  /**
+   * The public IP on this site's NIC. After a same-location failover the service address (the
+   * stack file master's public IP) sits on the live master's NIC and the live master's own public
+   * IP on the old master's: the failover driver swapped them, and `pulumi up` must not swap them
+   * back. @default this site's public IP
+   */
+  readonly nicPublicIpId?: pulumi.Input<string>;
+  /** Cold mirrors only: start the VM every N hours (a Logic App, see AzureColdRefresh). @default none */
+  readonly coldRefreshH?: number;
 }
+
+/** Name of the NIC's IP configuration that carries the public IP; the failover driver moves it. */
+export const IP_CONFIGURATION = 'primary';
 
 /**
  * One Azure site: resource group, VNet and subnet, an NSG (rules come from AzureIngress), a
@@ -46,6 +59,11 @@ export class AzureHost extends pulumi.ComponentResource {
   public readonly dataDiskId: pulumi.Output<string>;
   public readonly dataDiskName: pulumi.Output<string>;
   public readonly hostKey: pulumi.Output<string>;
+  /** This site's own public IP (on this NIC unless a failover swapped it). */
+  public readonly publicIpId: pulumi.Output<string>;
+  public readonly nicId: pulumi.Output<string>;
+  /** The cold refresh Logic App, when `coldRefreshH` is set. */
+  public readonly refreshWorkflowId?: pulumi.Output<string>;
 
   constructor(name: string, args: AzureHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:azure:Host', name, {}, opts);
@@ -82,11 +100,11 @@ export class AzureHost extends pulumi.ComponentResource {
       location,
       networkSecurityGroup: { id: nsg.id },
       ipConfigurations: [{
-        name: 'primary',
+        name: IP_CONFIGURATION,
         primary: true,
         subnet: { id: subnet.id },
         privateIPAllocationMethod: 'Dynamic',
-        publicIPAddress: { id: pip.id },
+        publicIPAddress: { id: args.nicPublicIpId ?? pip.id },
       }],
       tags,
     }, { parent: rg });
@@ -145,6 +163,20 @@ export class AzureHost extends pulumi.ComponentResource {
       ignoreChanges: ['osProfile.customData', 'osProfile.linuxConfiguration.ssh'],
     });
 
+    if (args.coldRefreshH !== undefined) {
+      if (args.failover !== 'cold') throw new Error(`${name}: coldRefreshH is only for cold mirrors; site "${args.site}" is ${args.failover ?? 'the master'}`);
+      const refresh = new AzureColdRefresh(`${name}-refresh`, {
+        location,
+        resourceGroupName: rgName,
+        vmId: vm.id,
+        everyHours: args.coldRefreshH,
+        tags,
+      }, { parent: this });
+      this.refreshWorkflowId = refresh.workflowId;
+    }
+
+    this.publicIpId = pip.id;
+    this.nicId = nic.id;
     this.resourceGroupName = rgName;
     this.resourceGroupId = rg.id;
     this.dataDiskName = disk.name;

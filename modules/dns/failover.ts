@@ -25,6 +25,14 @@ export interface DnsFailoverArgs {
   /** Failed probes before the primary counts as down. @default 3 */
   readonly failureThreshold?: number;
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * Set identifier of the PRIMARY record. A set identifier is the record's identity in Route 53:
+   * after a failover the PRIMARY slot keeps the one it was created with (the failover driver
+   * UPSERTs that record), so `pulumi up` updates it in place. @default primary.site
+   */
+  readonly primarySetIdentifier?: string;
+  /** Set identifier of the SECONDARY record, for the same reason. @default secondary.site */
+  readonly secondarySetIdentifier?: string;
 }
 
 /**
@@ -35,6 +43,8 @@ export interface DnsFailoverArgs {
 export class DnsFailover extends pulumi.ComponentResource {
   public readonly fqdn: pulumi.Output<string>;
   public readonly healthCheckId: pulumi.Output<string>;
+  /** The hosted zone's id (`Z...`). */
+  public readonly zoneId: pulumi.Output<string>;
 
   constructor(name: string, args: DnsFailoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:dns:Failover', name, {}, opts);
@@ -54,7 +64,7 @@ export class DnsFailover extends pulumi.ComponentResource {
       type: 'A',
       ttl,
       records: [args.primary.address],
-      setIdentifier: args.primary.site,
+      setIdentifier: args.primarySetIdentifier ?? args.primary.site,
       failoverRoutingPolicies: [{ type: 'PRIMARY' }],
       healthCheckId: check.id,
     }, { parent: this });
@@ -65,12 +75,13 @@ export class DnsFailover extends pulumi.ComponentResource {
         type: 'A',
         ttl,
         records: [args.secondary.address],
-        setIdentifier: args.secondary.site,
+        setIdentifier: args.secondarySetIdentifier ?? args.secondary.site,
         failoverRoutingPolicies: [{ type: 'SECONDARY' }],
       }, { parent: this });
     }
     this.fqdn = primary.fqdn;
     this.healthCheckId = check.id;
+    this.zoneId = zone.zoneId;
     this.registerOutputs({ fqdn: this.fqdn, healthCheckId: this.healthCheckId });
   }
 }

@@ -2,3 +2,4 @@ export * from './cloud-init';
 export * from './ingress';
 export * from './snapshots';
 export * from './tags';
+export * from './addresses';

@@ -6,7 +6,7 @@
 import { checkHostKey } from '../../model/topology/hostkey';
 import { REGIONS } from '../../model/topology/regions';
 import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, CUSTOMER_RULE, SITE_NAME_RE, SITE_NAME_RULE, USER_RE, USER_RULE } from '../../model/topology/rules';
-import { FAILOVER_MODES, PROVIDERS, ROLES } from '../../model/topology/types';
+import { COLD_REFRESH_MAX_H, FAILOVER_MODES, PROVIDERS, ROLES } from '../../model/topology/types';
 import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../../model/inventory';
 
 export interface InventoryIssue {
@@ -160,7 +160,13 @@ export function checkInventory(raw: unknown): InventoryCheck {
       int(h, 'syncIntervalS', p, 0, 7 * 86400);
     }
     int(h, 'bandwidthMbit', p, 1, 1_000_000, true);
+    if (h.coldRefreshH !== undefined) {
+      int(h, 'coldRefreshH', p, 1, COLD_REFRESH_MAX_H);
+      if (h.role !== 'mirror' || h.failover !== 'cold') bad(`${p}.coldRefreshH`, `is set, but "${String(h.site)}" is ${h.role === 'mirror' ? `a ${String(h.failover)} mirror` : 'the master'}; only a cold mirror is refreshed on a schedule; ${FIX_VALUE}`);
+    }
+    if (h.cloud !== undefined) checkHostCloud(h.cloud, h.provider, `${p}.cloud`, bad);
   });
+  if (raw.vipCloud !== undefined) checkVipCloud(raw.vipCloud, isObj(raw.vip) ? raw.vip.kind : null, bad);
   if (issues.length) return { ok: false, issues };
 
   const inv = raw as unknown as Inventory;
@@ -191,6 +197,83 @@ export function checkInventory(raw: unknown): InventoryCheck {
     }
   });
   return issues.length ? { ok: false, issues } : { ok: true, inventory: inv };
+}
+
+/**
+ * ARM resource id of one type: `/subscriptions/<id>/resourceGroups/<group>/providers/<type>/<name>`.
+ * ARM compares ids case-insensitively; the type is matched with or without its plural `s`.
+ */
+function armId(type: string): (v: unknown) => boolean {
+  const re = new RegExp(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/${type.replace('.', '\\.').replace(/s$/, 's?')}/[^/]+$`, 'i');
+  return (v) => typeof v === 'string' && re.test(v);
+}
+
+type Bad = (path: string, message: string) => void;
+
+/** Checks the string fields of `o` against their patterns, reporting each with the form expected. */
+function fields(o: Record<string, unknown>, path: string, bad: Bad, want: Record<string, [(v: unknown) => boolean, string]>): void {
+  for (const [k, [ok, form]] of Object.entries(want)) {
+    if (!ok(o[k])) bad(`${path}.${k}`, `expected ${form}, got ${show(o[k])}; ${FIX}`);
+  }
+}
+const matches = (re: RegExp) => (v: unknown) => typeof v === 'string' && re.test(v);
+
+/**
+ * `hosts[].cloud`: the provider ids the failover drivers act on. Checked before any driver runs:
+ * a wrong id would move an address or power a machine that is not this host.
+ */
+function checkHostCloud(c: unknown, provider: unknown, path: string, bad: Bad): void {
+  if (!isObj(c)) return bad(path, `expected an object { kind, ... } with the host's provider ids, got ${show(c)}; ${FIX}`);
+  if (c.kind !== provider) return bad(`${path}.kind`, `is ${show(c.kind)}, but the host is on ${show(provider)}; ${FIX}`);
+  if (c.kind === 'aws') {
+    fields(c, path, bad, {
+      instanceId: [matches(/^i-[0-9a-f]{8,17}$/), 'an EC2 instance id "i-0..."'],
+      allocationId: [matches(/^eipalloc-[0-9a-f]{8,17}$/), 'an Elastic IP allocation id "eipalloc-0..."'],
+    });
+  } else if (c.kind === 'azure') {
+    fields(c, path, bad, {
+      vmId: [armId('Microsoft.Compute/virtualMachines'), 'a virtual machine resource id'],
+      nicId: [armId('Microsoft.Network/networkInterfaces'), 'a network interface resource id'],
+      ipConfigurationName: [matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/), 'the name of the NIC\'s IP configuration'],
+      publicIpId: [armId('Microsoft.Network/publicIPAddresses'), 'a public IP address resource id'],
+    });
+  } else bad(`${path}.kind`, `is ${show(c.kind)}; only aws and azure hosts carry provider ids; ${FIX}`);
+}
+
+/** `vipCloud`: where the service address lives; its kind must agree with `vip.kind`. */
+function checkVipCloud(c: unknown, vipKind: unknown, bad: Bad): void {
+  if (!isObj(c)) return bad('vipCloud', `expected an object { kind, ... } with the service address's provider ids, got ${show(c)}; ${FIX}`);
+  const forVip: Record<string, string> = { eip: 'eip', 'public-ip': 'public-ip', route53: 'dns' };
+  if (!(typeof c.kind === 'string' && c.kind in forVip)) return bad('vipCloud.kind', `is ${show(c.kind)}; allowed: "eip", "public-ip", "route53"; ${FIX}`);
+  if (forVip[c.kind] !== vipKind) return bad('vipCloud.kind', `is ${show(c.kind)}, which does not go with vip.kind ${show(vipKind)}; ${FIX}`);
+  if (c.kind === 'eip') {
+    fields(c, 'vipCloud', bad, {
+      allocationId: [matches(/^eipalloc-[0-9a-f]{8,17}$/), 'an Elastic IP allocation id "eipalloc-0..."'],
+      region: [(v) => typeof v === 'string' && v in REGIONS.aws, 'an AWS region'],
+    });
+  } else if (c.kind === 'public-ip') {
+    fields(c, 'vipCloud', bad, {
+      publicIpId: [armId('Microsoft.Network/publicIPAddresses'), 'a public IP address resource id'],
+      location: [(v) => typeof v === 'string' && v in REGIONS.azure, 'an Azure location'],
+    });
+  } else {
+    fields(c, 'vipCloud', bad, {
+      hostedZoneId: [matches(/^Z[A-Z0-9]{1,31}$/), 'a Route 53 hosted zone id "Z..."'],
+      recordName: [(v) => typeof v === 'string' && checkAddress(v).ok, 'the record\'s DNS name'],
+      primarySetIdentifier: [matches(/^[A-Za-z0-9_.-]{1,128}$/), 'the PRIMARY record\'s set identifier'],
+      healthCheckId: [matches(/^[0-9a-zA-Z-]{1,64}$/), 'a Route 53 health check id'],
+      ttl: [(v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2147483647, 'a TTL in seconds'],
+    });
+    if (c.secondary !== null) {
+      if (!isObj(c.secondary)) bad('vipCloud.secondary', `expected null or { setIdentifier, address }, got ${show(c.secondary)}; ${FIX}`);
+      else {
+        fields(c.secondary, 'vipCloud.secondary', bad, {
+          setIdentifier: [matches(/^[A-Za-z0-9_.-]{1,128}$/), 'the SECONDARY record\'s set identifier'],
+          address: [(v) => typeof v === 'string' && checkAddress(v).ok, 'the SECONDARY record\'s address'],
+        });
+      }
+    }
+  }
 }
 
 export function describeInventoryIssues(source: string, issues: readonly InventoryIssue[]): string {

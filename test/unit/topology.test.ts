@@ -13,9 +13,12 @@ import {
   TopologyError,
   type Issue,
 } from '../../model/topology';
+import { AWS_REGIONS, AZURE_LOCATIONS } from '../../model/topology/regions';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICXzmpEDzbSOvRwmOP/N9WW0mlfWbLQuztrXZ+JpBpbu';
 
+// Stack configs as parsed YAML, reshaped freely to break them on purpose.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
 /** A valid stack: AWS master, AWS mirror, Azure cold mirror relayed via the AWS mirror, a home box. */
@@ -253,7 +256,7 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
     `dataDirs: unknown key (line 48); did you mean "dataDir"?`,
   ]],
   ['unknown key, nothing close', (o) => { topo(o).sites[1].colour = 'blue'; }, [
-    `sites[1].colour: unknown key (line 34); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, address, hostKey, user, sshPort, lab`,
+    `sites[1].colour: unknown key (line 34); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, coldRefreshH, address, hostKey, user, sshPort, lab`,
   ]],
   ['relative dataDir', (o) => { topo(o).dataDir = 'srv/trading'; }, [
     `dataDir "srv/trading" is not allowed; use an absolute path below /, e.g. /srv/trading`,
@@ -461,7 +464,6 @@ describe('properties', () => {
 describe('docs/topology.md', () => {
   // Error messages send users to this list; it must name every region the validator accepts.
   it('lists every region the validator knows, with its metro', () => {
-    const { AWS_REGIONS, AZURE_LOCATIONS } = require('../../model/topology/regions');
     const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'topology.md'), 'utf8');
     for (const [r, metro] of Object.entries({ ...AWS_REGIONS, ...AZURE_LOCATIONS })) {
       expect(doc).toContain(`| \`${r}\` | ${metro} |`);
