@@ -4,7 +4,7 @@
  * is the agent's node process and its inotifywait alone. A quick loop for working on the
  * agent's CPU; the lab benchmark (sync-bench.ts) is the one whose figures count.
  *
- *   npx ts-node --transpile-only bench/daemon-cpu.ts [--seconds=15] [--profile] [--node-arg=--perf-basic-prof ...]
+ *   node bin/run-ts bench/daemon-cpu.ts [--seconds=15] [--profile] [--node-arg=--perf-basic-prof ...]
  *
  * --profile writes a V8 CPU profile of the daemon to bench/results/ (open it in Chrome DevTools).
  */

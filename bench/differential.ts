@@ -4,7 +4,7 @@
  * then: how long until status says in sync and every mirror equals the master, and every
  * difference found (test/support/fsops.ts defines the operations, the model and the policy).
  *
- *   npx ts-node --transpile-only bench/differential.ts [--ops=100000] [--seed=N] [--rate=250]
+ *   node bin/run-ts bench/differential.ts [--ops=100000] [--seed=N] [--rate=250]
  *       [--check-every=10000]  settle and compare after every N ops (0: only at the end)
  *       [--agent-ref=HEAD]     install the agent at a git ref instead of the working tree's
  *       [--replay=FILE]        apply a script (JSON array of ops, as the test writes to /tmp) instead

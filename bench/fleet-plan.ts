@@ -3,7 +3,7 @@
  * 2-core machine). Writes a customers file of N inline topologies of mixed shapes (AWS only,
  * AWS + Azure, with off-cloud boxes, relays, DNS) and runs the real `tandem fleet plan` on it.
  *
- *   npx ts-node --transpile-only bench/fleet-plan.ts [--customers=100] [--parallel=N]
+ *   node bin/run-ts bench/fleet-plan.ts [--customers=100] [--parallel=N]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -3,7 +3,7 @@
  * delay=1 and the default delay=15) on the same hosts and workload, then an initial seed of
  * ~1 GiB of mixed files over a 100 Mbit/s capped link next to plain rsync. Writes bench/sync.md.
  *
- *   npx ts-node --transpile-only bench/sync-bench.ts [--quick]
+ *   node bin/run-ts bench/sync-bench.ts [--quick]
  *
  * Workload (on the master's data dir): 50 append-only tick files, 2,000 ticks/s in total, and a
  * heartbeat file rewritten (write + rename) every 100 ms holding its write time. Lag = when a
@@ -21,6 +21,7 @@ import * as path from 'path';
 import type { AgentStatus } from '../agent/src/contract';
 import type { Inventory } from '../model/inventory';
 import { hostExec, labDown, labUp } from '../scripts/lab';
+import { pidsInNetns } from '../scripts/lab/sys';
 import { parseTopology } from '../model/topology/load';
 import { installFleet } from '../scripts/hosts/install';
 import { mirrorFleet } from '../scripts/hosts/mirror';
@@ -209,7 +210,7 @@ async function runWorkload(label: string, seconds: number, stackRoot: () => numb
 
 /** The agent daemon running in a host's network namespace, found when the measurement starts. */
 function agentDaemonIn(site: string): number {
-  const pids = execFileSync('ip', ['netns', 'pids', netns(site)]).toString().split('\n').filter(Boolean).map(Number);
+  const pids = pidsInNetns([netns(site)]);
   for (const pid of pids) {
     try {
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

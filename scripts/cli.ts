@@ -1,7 +1,11 @@
 import yargs from 'yargs';
 import { CommandError, EXIT } from './errors';
 
-/** Builds the parser; tests call this with real argv. Commands are one file each in ./commands. */
+/**
+ * Builds the parser; tests call this with real argv. The one command registry: every file in
+ * ./commands is a command (and every file in ./lab/commands a `lab` subcommand), found by commandDir,
+ * so a new command is a new file and nothing else.
+ */
 export function parser(argv: string[]) {
   return yargs(argv)
     .scriptName('tandem')
@@ -13,7 +17,11 @@ export function parser(argv: string[]) {
     .version(false)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
-      throw err ?? new CommandError(`${msg}\nRun "tandem --help" for usage.`, EXIT.usage);
+      if (err instanceof CommandError) throw err;
+      // yargs passes a message for what it judged (its own checks and every .check, thrown or
+      // returned): bad input, exit 2. A handler that failed arrives with an error and no message.
+      if (msg) throw new CommandError(`${msg}\nRun "tandem --help" for usage.`, EXIT.usage);
+      throw err;
     });
 }
 

@@ -1,12 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
 import type { MirrorVerb } from '../hosts/mirror';
-import { withSiteOption, withSshOptions, withTargetOptions, type SiteOption, type SshOptions, type TargetOptions } from '../hosts/options';
+import { outJson, withJson, withSiteOption, withSshOptions, withTargetOptions, type JsonOption, type SiteOption, type SshOptions, type TargetOptions } from '../options';
 
 // Every tandem command loads every command file: the SSH code loads only when used.
 const lib = async () => ({ ...(await import('../hosts/install')), ...(await import('../hosts/mirror')), ...(await import('../hosts/run')) });
 
-type Args = TargetOptions & SshOptions & SiteOption;
+type Args = TargetOptions & SshOptions & SiteOption & JsonOption;
 
 const VERBS: Record<MirrorVerb, { describe: string; siteRequired: boolean }> = {
   start: { describe: 'Start mirroring (all, or --site X and the path to it): feeders seed, then stream', siteRequired: false },
@@ -19,7 +19,7 @@ function verbCommand(verb: MirrorVerb): CommandModule<object, Args> {
   return {
     command: `${verb} [file]`,
     describe: VERBS[verb].describe,
-    builder: (y: Argv) => withSiteOption(withSshOptions(withTargetOptions(y)), VERBS[verb].siteRequired) as unknown as Argv<Args>,
+    builder: (y: Argv) => withJson(withSiteOption(withSshOptions(withTargetOptions(y)), VERBS[verb].siteRequired), 'print the per-host results as JSON on stdout') as unknown as Argv<Args>,
     handler: async (a) => {
       const { summarizeResults, mirrorFleet, MirrorUsageError, failIfAny, fleetFrom } = await lib();
       const { fleet } = await fleetFrom(a);
@@ -30,7 +30,8 @@ function verbCommand(verb: MirrorVerb): CommandModule<object, Args> {
         if (e instanceof MirrorUsageError) throw new CommandError(e.message, EXIT.usage);
         throw new CommandError(`mirror ${verb}: ${(e as Error).message}`, EXIT.failed);
       }
-      process.stdout.write(`${summarizeResults(`mirror ${verb}`, results)}\n`);
+      if (a.json) outJson({ command: `mirror ${verb}`, ok: results.every((r) => r.outcome !== 'failed' && r.outcome !== 'skipped'), hosts: results });
+      else process.stdout.write(`${summarizeResults(`mirror ${verb}`, results)}\n`);
       failIfAny(results);
     },
   };
@@ -39,9 +40,7 @@ function verbCommand(verb: MirrorVerb): CommandModule<object, Args> {
 export const command = 'mirror <command>';
 export const describe = 'Start, stop, pause or resume mirroring';
 export const builder = (y: Argv) =>
-  (Object.keys(VERBS) as MirrorVerb[])
-    .reduce((acc, v) => acc.command(verbCommand(v) as unknown as CommandModule), y)
-    .demandCommand(1, 'name one: tandem mirror start | stop | pause | resume');
+  (Object.keys(VERBS) as MirrorVerb[]).reduce((acc, v) => acc.command(verbCommand(v) as unknown as CommandModule), y).demandCommand(1, 'name one: tandem mirror start | stop | pause | resume');
 export const handler = (): void => undefined;
 
 export default { command, describe, builder, handler } satisfies CommandModule;

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
-import { readStack, withStackInput, type StackInput } from '../options';
+import { readStack, withJson, withStackInput, type StackInput } from '../options';
 import { describeIssues } from '../../model/topology/load';
 
 export interface PlanArgs extends StackInput {
@@ -10,12 +10,7 @@ export interface PlanArgs extends StackInput {
 
 export const command = 'plan [file]';
 export const describe = "Show the resources a stack would create, from Pulumi's mock runtime (offline: no CLI, credentials or network), with policy findings";
-export const builder = (y: Argv): Argv<PlanArgs> =>
-  withStackInput(y).option('json', {
-    type: 'boolean',
-    default: false,
-    describe: 'print {"resources":[...],"findings":[...]} instead of the tree',
-  });
+export const builder = (y: Argv): Argv<PlanArgs> => withJson(withStackInput(y), 'print {"resources":[...],"findings":[...]} instead of the tree');
 
 /** Exit 2 on an invalid topology, 3 when a policy finds an error (checks not met), else 0. */
 export async function handler(a: PlanArgs): Promise<void> {

@@ -1,13 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
-import { withSshOptions, withTargetOptions, type SshOptions, type TargetOptions } from '../hosts/options';
+import { withJson, withSshOptions, withTargetOptions, type JsonOption, type SshOptions, type TargetOptions } from '../options';
 
-type Args = TargetOptions & SshOptions & { json: boolean };
+type Args = TargetOptions & SshOptions & JsonOption;
 
 export const command = 'status [file]';
 export const describe = 'Per-host mirroring status and the redundancy verdict (exit 0 OK, 3 DEGRADED)';
-export const builder = (y: Argv) =>
-  withSshOptions(withTargetOptions(y), { timeout: 5 }).option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' });
+export const builder = (y: Argv) => withJson(withSshOptions(withTargetOptions(y), { timeout: 5 }), 'print JSON instead of a table');
 
 export async function handler(a: Args): Promise<void> {
   const t0 = Date.now();

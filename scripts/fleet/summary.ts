@@ -2,11 +2,7 @@
 import type { FleetRun, CustomerOutcome } from './orchestrate';
 import type { CustomerPlan } from './plan-pool';
 
-function table(head: string[], rows: string[][]): string[] {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ').trimEnd();
-  return [fmt(head), ...rows.map(fmt)];
-}
+import { table, UNKNOWN } from '../util/table';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -40,7 +36,7 @@ export function counts(outcomes: readonly CustomerOutcome[]): Record<CustomerOut
 }
 
 export function formatRun(run: FleetRun): string {
-  const rows = run.outcomes.map((o) => [o.customer, o.status.toUpperCase(), o.status === 'ok' || o.status === 'failed' ? secs(o.ms) : '-', detail(o)]);
+  const rows = run.outcomes.map((o) => [o.customer, o.status.toUpperCase(), o.status === 'ok' || o.status === 'failed' ? secs(o.ms) : UNKNOWN, detail(o)]);
   const c = counts(run.outcomes);
   const out = [
     `FLEET ${run.op.toUpperCase()} (${run.workspace} workspace)${run.resumedFrom ? `, resuming the run started ${run.resumedFrom}` : ''}`,
@@ -71,7 +67,7 @@ export function formatPlans(plans: readonly CustomerPlan[], ms: number, workers:
   const rows = plans.map((p) => {
     const e = p.plan?.findings.filter((f) => f.severity === 'error').length ?? 0;
     const w = p.plan?.findings.filter((f) => f.severity === 'warning').length ?? 0;
-    return [p.customer, p.plan ? String(p.plan.resources.length) : '-', p.plan ? String(e) : '-', p.plan ? String(w) : '-', p.error ? `PLAN FAILED: ${p.error.split('\n')[0].slice(0, 100)}` : e ? 'policy errors' : 'ok'];
+    return [p.customer, p.plan ? String(p.plan.resources.length) : UNKNOWN, p.plan ? String(e) : UNKNOWN, p.plan ? String(w) : UNKNOWN, p.error ? `PLAN FAILED: ${p.error.split('\n')[0].slice(0, 100)}` : e ? 'policy errors' : 'ok'];
   });
   const failed = plans.filter((p) => p.error);
   const withErrors = plans.filter((p) => p.plan?.findings.some((f) => f.severity === 'error'));

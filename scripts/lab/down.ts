@@ -11,13 +11,14 @@ import { removePlatform } from './platform';
 import { readMountPoints, readState, releaseSlot, setMountPoints } from './state';
 import { ip, isMountPoint, killPids, listNetns, mountsUnder, netnsPids, requireRoot, sleep } from './sys';
 import { umount } from './remove';
+import { UNKNOWN } from '../util/table';
 
 async function killNetns(ns: string, removed: string[]): Promise<void> {
   for (let i = 0; i < 50; i++) {
     const pids = await netnsPids(ns);
     if (!pids.length) return;
     for (const p of pids) {
-      let name = '?';
+      let name = UNKNOWN;
       try {
         name = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
       } catch {

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { labRoot, type HostPlan, type LabPlan } from './plan';
-import { isMountPoint, killPids, run, sleep, type RunOptions, type RunResult } from './sys';
+import { waitForOrNull } from '../util/wait';
+import { isMountPoint, killPids, pidsInNetns, run, sleep, type RunOptions, type RunResult } from './sys';
 
 export const SSHD = '/usr/sbin/sshd';
 export const BOOT_DIR = '/var/lib/tandem/boot.d';
@@ -150,29 +151,9 @@ export function hostEnv(plan: LabPlan, h: HostPlan): NodeJS.ProcessEnv {
   };
 }
 
-function netnsIno(ns: string): number | null {
-  try {
-    return fs.statSync(netnsFile(ns)).ino;
-  } catch {
-    return null;
-  }
-}
-
 /** Pids (as this machine sees them) of every process in a host's network namespace. */
 export function hostPids(h: HostPlan): number[] {
-  const ino = netnsIno(h.netns);
-  if (ino === null) return [];
-  const want = `net:[${ino}]`;
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (fs.readlinkSync(`/proc/${p}/ns/net`) === want) out.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
+  return pidsInNetns([h.netns]);
 }
 
 /** The pid a process has inside its own (innermost) PID namespace. */
@@ -241,12 +222,16 @@ async function startInit(plan: LabPlan, h: HostPlan): Promise<number> {
   } finally {
     fs.closeSync(fd);
   }
-  for (let i = 0; i < 250; i++) {
-    const p = initPid(h);
-    // ready once /proc is the host's own (its pid 1 is itself)
-    if (p && fs.existsSync(`/proc/${p}/root/proc/1`) && readlinkOr(`/proc/${p}/root/proc/1/ns/pid`) === readlinkOr(`/proc/${p}/ns/pid`)) return p;
-    await sleep(20);
-  }
+  const ready = await waitForOrNull(
+    `the init of ${h.site}`,
+    () => {
+      const p = initPid(h);
+      // ready once /proc is the host's own (its pid 1 is itself)
+      return p && fs.existsSync(`/proc/${p}/root/proc/1`) && readlinkOr(`/proc/${p}/root/proc/1/ns/pid`) === readlinkOr(`/proc/${p}/ns/pid`) ? p : null;
+    },
+    { timeoutMs: 5000, everyMs: 20, retryErrors: false },
+  );
+  if (ready) return ready;
   let log = '';
   try {
     log = fs.readFileSync(path.join(hostPath(h, 'run'), 'init.log'), 'utf8').trim();
@@ -305,11 +290,15 @@ export async function startSshd(plan: LabPlan, h: HostPlan): Promise<number> {
   fs.mkdirSync(path.join(hostPath(h, 'run'), 'sshd'), { recursive: true, mode: 0o755 });
   await execIn(plan, h, [SSHD, '-f', '/etc/ssh/sshd_config', '-E', '/run/sshd.log'], { context: `starting sshd on ${h.site}`, timeoutMs: 10000 });
   // Bounded wait, looking at the host's own socket table: no network traffic needed.
-  for (let i = 0; i < 250; i++) {
-    const pid = sshdPid(h);
-    if (pid && listening(pid, h.sshPort)) return pid;
-    await sleep(20);
-  }
+  const up = await waitForOrNull(
+    `sshd on ${h.site}`,
+    () => {
+      const pid = sshdPid(h);
+      return pid && listening(pid, h.sshPort) ? pid : null;
+    },
+    { timeoutMs: 5000, everyMs: 20, retryErrors: false },
+  );
+  if (up) return up;
   let log = '';
   try {
     log = fs.readFileSync(path.join(hostPath(h, 'run'), 'sshd.log'), 'utf8').trim().split('\n').slice(-5).join('\n');
@@ -325,7 +314,7 @@ export async function startSshd(plan: LabPlan, h: HostPlan): Promise<number> {
  */
 export function runBootHooks(plan: LabPlan, h: HostPlan): string[] {
   const dir = path.join(hostPath(h, 'agent'), 'boot.d');
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(dir).sort();
   } catch {
@@ -388,8 +377,8 @@ export async function killHost(h: HostPlan, graceMs = 0): Promise<number[]> {
     pids.forEach((p) => all.add(p));
     killPids(pids, 'SIGTERM');
     killPids(pids, 'SIGCONT');
-    const until = Date.now() + graceMs;
-    while (Date.now() < until && hostPids(h).some((p) => !keep.has(p))) await sleep(50);
+    // Whatever is still there after the grace period gets SIGKILL below: a timeout is no error here.
+    await waitForOrNull('the host to stop', () => !hostPids(h).some((p) => !keep.has(p)), { timeoutMs: graceMs, retryErrors: false });
   }
   for (let i = 0; i < 50; i++) {
     const pids = hostPids(h);

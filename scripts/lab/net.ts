@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { type HostPlan, type LabPlan, tbfParams } from './plan';
+import { waitFor } from '../util/wait';
 import { ip, listNetns, run } from './sys';
 
 interface LinkInfo {
@@ -164,11 +165,6 @@ export async function setHostLink(plan: LabPlan, h: HostPlan, up: boolean): Prom
  * every packet. Wait (bounded) until both ends are operationally up, so "heal" means healed.
  */
 async function waitLinkUp(plan: LabPlan, h: HostPlan): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    const a = (await links(h.netns)).get('eth0');
-    const b = (await links(plan.routerNetns)).get(h.routerIf);
-    if (a?.operstate === 'UP' && b?.operstate === 'UP') return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`the link of ${h.site} did not come up within 3 s`);
+  const up = async () => (await links(h.netns)).get('eth0')?.operstate === 'UP' && (await links(plan.routerNetns)).get(h.routerIf)?.operstate === 'UP';
+  await waitFor(`the link of ${h.site} to come up`, up, { timeoutMs: 5000, everyMs: 20, retryErrors: false });
 }

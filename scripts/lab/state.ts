@@ -73,7 +73,7 @@ const slotsDir = () => path.join(labRoot(), '.slots');
 
 /** Slot owned by `customer`, or null. */
 export function ownedSlot(customer: string): number | null {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(slotsDir());
   } catch {

@@ -5,6 +5,7 @@ import { findRootLink, links } from './net';
 import { ownsNetns, stackDir } from './plan';
 import { readState } from './state';
 import { listNetns, mountsUnder, netnsPids, procState, requireRoot } from './sys';
+import { table, UNKNOWN } from '../util/table';
 
 export interface LabHostStatus {
   readonly site: string;
@@ -120,17 +121,14 @@ export function formatStatus(s: LabStatus): string {
     h.sshdPid ? `${h.sshd} (${h.sshdPid})` : h.sshd,
     h.power,
     `${h.link}${h.linkMbit ? ` ${h.linkMbit}Mbit` : ''}`,
-    `${h.diskUsedMb ?? '?'}/${h.diskMb} MiB${h.diskFull ? ' FULL' : ''}`,
+    `${h.diskUsedMb ?? UNKNOWN}/${h.diskMb} MiB${h.diskFull ? ' FULL' : ''}`,
     String(h.processes),
   ]);
-  const w = head.map((_, i) => Math.max(head[i].length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
   return [
     `lab ${s.customer}: subnet ${s.subnet}, operator link ${s.operatorLink}, vip ${s.vip?.address} on ${s.vip?.holder}`,
     `inventory: ${s.inventory}`,
     '',
-    line(head),
-    ...rows.map(line),
+    ...table(head, rows),
     '',
     s.leftovers.length ? `leftovers:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}` : 'leftovers: none',
   ].join('\n');

@@ -68,14 +68,39 @@ export async function listNetns(): Promise<string[]> {
   return (JSON.parse(r.stdout) as { name: string }[]).map((x) => x.name);
 }
 
+/** Inode of a named network namespace (/run/netns/<name>); null when there is none. */
+export function netnsInode(ns: string): number | null {
+  try {
+    return fs.statSync(`/run/netns/${ns}`).ino;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The one way to list a network namespace's processes: pids (as this machine sees them) of every
+ * process whose network namespace is one of these, named or by inode (an inode still finds the
+ * processes after the name is gone). This process is never listed. Reads /proc directly, as
+ * `ip netns pids` does, without a child process per call.
+ */
+export function pidsInNetns(namespaces: readonly (string | number)[]): number[] {
+  const want = new Set(namespaces.map((n) => (typeof n === 'number' ? n : netnsInode(n))).filter((n): n is number => n !== null).map((i) => `net:[${i}]`));
+  if (!want.size) return [];
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (want.has(fs.readlinkSync(`/proc/${p}/ns/net`))) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Pids of every process in a named network namespace (see pidsInNetns). */
 export async function netnsPids(ns: string): Promise<number[]> {
-  const r = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number)
-    .filter((n) => n > 1 && n !== process.pid);
+  return pidsInNetns([ns]);
 }
 
 export function killPids(pids: readonly number[], sig: NodeJS.Signals): void {
@@ -115,7 +140,7 @@ export function procState(pid: number): string | null {
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../util/wait';
 
 export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {

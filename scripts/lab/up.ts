@@ -131,7 +131,7 @@ export async function labUp(t: Topology, opts: LabOptions = {}): Promise<Invento
         what.push(`sshd pid ${b.pid}`);
         if (b.hooks.length) what.push(`boot.d: ${b.hooks.join(', ')}`);
       } else if (hs.poweredOff) {
-        what.push('powered off (tandem lab fault poweron to start it)');
+        what.push(`powered off (tandem lab fault poweron --site ${h.site} to start it)`);
       } else {
         what.push(`sshd running (pid ${sshdPid(h)})`);
       }

@@ -21,6 +21,7 @@
  */
 import type { AgentStatus, ChildStatus } from '../../agent/src/contract';
 import type { FailoverMode, Role } from '../../model/topology/types';
+import { UNKNOWN } from '../util/table';
 
 /** Below this, lag is noise (a write in flight, a status written a moment before the change). */
 export const LAG_GRACE_S = 10;
@@ -44,15 +45,7 @@ export interface HostObservation {
   readonly statusAgeS: number | null;
 }
 
-export type RowState =
-  | 'master'
-  | ChildStatus['state']
-  | 'off (cold)'
-  | 'unreachable'
-  | 'agent down'
-  | 'no agent'
-  | 'unfed'
-  | 'unknown';
+export type RowState = 'master' | ChildStatus['state'] | 'off (cold)' | 'unreachable' | 'agent down' | 'no agent' | 'unfed' | 'unknown';
 
 export interface HostRow {
   readonly site: string;
@@ -67,6 +60,8 @@ export interface HostRow {
   readonly lastError: string | null;
   /** When online verify last found this mirror equal to its source (null: not yet / not known). */
   readonly verifiedAt?: string | null;
+  /** A powered-off cold mirror: seconds since it last held its feeder's data (null: unknown). Also in lagS. */
+  readonly dataAgeS?: number | null;
 }
 
 export interface Verdict {
@@ -87,6 +82,17 @@ export function allowedLagS(syncIntervalS: number | null, grace = LAG_GRACE_S): 
   return Math.max((syncIntervalS ?? 0) * 1.5, grace);
 }
 
+/**
+ * When a child last held everything its feeder had, as ms since the epoch: the feeder's
+ * lastInSyncAt, else the last online verify that found it equal (a copy proven then). Null when
+ * neither is known. A cold mirror seeded and powered off before any later change has no
+ * acknowledgement (lastAckAt) but was in sync: it has completed a sync.
+ */
+export function heldAt(cs: Pick<ChildStatus, 'lastInSyncAt' | 'verifiedAt'> | null): number | null {
+  const t = [cs?.lastInSyncAt, cs?.verifiedAt].map((x) => (x ? Date.parse(x) : NaN)).filter(Number.isFinite);
+  return t.length ? Math.max(...t) : null;
+}
+
 function fmtS(s: number): string {
   return s < 10 ? `${Math.round(s * 10) / 10} s` : `${Math.round(s)} s`;
 }
@@ -96,10 +102,12 @@ function fmtS(s: number): string {
  * from the hosts (a mirror's NAK, rsync's stderr), and an escape sequence in one must not reach
  * the operator's terminal.
  */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+
 function firstLine(s: string | null, max = 120): string | null {
   if (!s) return null;
-  // eslint-disable-next-line no-control-regex
-  const l = s.trim().split('\n')[0].replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  const l = s.trim().split('\n')[0].replace(CONTROL_CHARS, '?');
   return l.length > max ? `${l.slice(0, max - 3)}...` : l;
 }
 
@@ -188,15 +196,15 @@ export function assess(hosts: readonly HostObservation[], opts: VerdictOptions =
     const cs = childStatus(h);
     const lag = lagOf(h);
     const rowBase = { ...base, lagS: lag, bytesBehind: cs?.bytesBehind ?? null, verifiedAt: cs?.verifiedAt ?? null };
-    const feederName = h.feedFrom ?? '?';
+    const feederName = h.feedFrom ?? UNKNOWN;
 
     if (coldOff(h)) {
       // Off, its data is as old as its last sync: that age is what an operator weighs, not the
-      // lag of a link that is down. Unknown ('-') when no agent ever said.
-      const since = cs?.lastInSyncAt ? Date.parse(cs.lastInSyncAt) : NaN;
-      const age = Number.isFinite(since) ? Math.max(0, (opts.now ?? Date.now()) - since) / 1000 : null;
-      rows.push({ ...rowBase, lagS: age, state: 'off (cold)', lastError: null });
-      if (cs && cs.lastAckAt === null && !cs.lastInSyncAt) reasons.push(`cold mirror ${h.site} has never completed a sync; power it on until it is in sync`);
+      // lag (or the bytes behind) of a link that is down. Unknown when no agent ever said.
+      const held = heldAt(cs);
+      const age = held === null ? null : Math.max(0, (opts.now ?? Date.now()) - held) / 1000;
+      rows.push({ ...rowBase, lagS: age, bytesBehind: null, state: 'off (cold)', lastError: null, dataAgeS: age });
+      if (cs && cs.lastAckAt === null && held === null) reasons.push(`cold mirror ${h.site} has never completed a sync; power it on until it is in sync`);
       continue;
     }
     if (why) {

@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { describeLab, useLab } from '../ops/lab';
+import { describeLab, useLab } from '../support/lab';
 import {
   DIFF_SITES, Op, OpGen, SettleResult, applyOps, buildAgentAt, describeRun, observeLab, repairLab, settle, startMirroring,
 } from '../support/fsops';

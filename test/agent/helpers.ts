@@ -10,8 +10,9 @@ import * as path from 'path';
 import type { AgentChild, AgentConfig, AgentStatus } from '../../agent/src/contract';
 import { homePaths } from '../../agent/src/env';
 import { currentStatus } from '../../agent/src/status';
+import { waitFor as poll } from '../../scripts/util/wait';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain .js build script, no types
 const { buildAgent } = require('../../scripts/build-agent.js') as { buildAgent: (out: string) => string };
 
 let bundle: string | null = null;
@@ -113,19 +114,8 @@ export function statusCli(h: Host): AgentStatus {
   return JSON.parse(r.stdout) as AgentStatus;
 }
 
-export async function waitFor<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15000, everyMs = 20): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function waitFor<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15000, everyMs = 20): Promise<T> {
+  return poll(what, fn, { timeoutMs, everyMs }) as Promise<T>;
 }
 
 /** All regular files under dir (relative path -> content), staging dir excluded. */

@@ -2,48 +2,32 @@
  * The agent on real lab hosts (network namespaces + their own sshd): installed and started by
  * the ops side's installer (scripts/hosts/install) and `mirror start`, then driven here over
  * real SSH with the restricted keys, real rsync/rrsync, real kills and lab faults.
- * Skipped without root (the lab needs namespaces and mounts).
+ * The lab itself comes from the one harness, test/support/lab.ts (gated by describeLab).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { AgentStatus } from '../../agent/src/contract';
-import type { Inventory } from '../../model/inventory';
-import { hostExec, labDown, labFault, labUp } from '../../scripts/lab';
-import { parseTopology } from '../../model/topology/load';
+import { hostExec, labFault } from '../../scripts/lab';
 import { installFleet } from '../../scripts/hosts/install';
 import { mirrorFleet } from '../../scripts/hosts/mirror';
 import { agentBundle } from '../../scripts/hosts/bundle';
-import { connectorFor } from '../../scripts/hosts/ssh';
-import { silentProgress } from '../../scripts/hosts/parallel';
 import { content, torn, waitFor } from './helpers';
+import { agentStatusOn, describeLab, fleet, useLab, waitUntil as waitForAsync } from '../support/lab';
 
-import { describeLab } from '../support/lab-gate';
 jest.setTimeout(120_000);
 
 const C = 'agtest-sync';
-const YAML = `config:
-  tandem:customer: ${C}
-  tandem:topology:
-    dataDir: /srv/trading
-    exclude: ["*.tmp"]
-    service: { start: tandem-lab-platform start, stop: tandem-lab-platform stop, healthPort: 8443 }
-    adminCidrs: [198.18.0.0/15]
-    sites:
-      - { name: ny, role: master, provider: aws, region: us-east-1 }
-      - { name: chi, role: mirror, provider: aws, region: us-east-2, failover: hot }
-      - { name: ams, role: mirror, provider: azure, region: westeurope, relayVia: chi, failover: warm }
-      - { name: ldn, role: mirror, provider: aws, region: eu-west-2, failover: cold, lab: { diskMb: 16 } }
-`;
+const SITES = [
+  '{ name: ny, role: master, provider: aws, region: us-east-1 }',
+  '{ name: chi, role: mirror, provider: aws, region: us-east-2, failover: hot }',
+  '{ name: ams, role: mirror, provider: azure, region: westeurope, relayVia: chi, failover: warm }',
+  '{ name: ldn, role: mirror, provider: aws, region: eu-west-2, failover: cold, lab: { diskMb: 16 } }',
+];
 const MIRRORS = ['chi', 'ams', 'ldn'];
 
-
 describeLab('agent on lab hosts over real ssh', () => {
-  let inv: Inventory;
-  const data = (site: string): string => inv.hosts.find((h) => h.site === site)!.labDataDir!;
-  const hostStatus = async (site: string): Promise<AgentStatus> => {
-    const r = await hostExec(C, site, ['node', '/var/lib/tandem/agent.js', 'status', '--json']);
-    return JSON.parse(r.stdout) as AgentStatus;
-  };
+  const lab = useLab(C, SITES);
+  const data = (site: string): string => lab.inv().hosts.find((h) => h.site === site)!.labDataDir!;
+  const hostStatus = (site: string) => agentStatusOn(C, site);
   const same = (a: string, b: string, file: string): boolean => {
     try {
       return fs.readFileSync(path.join(data(a), file), 'latin1') === fs.readFileSync(path.join(data(b), file), 'latin1');
@@ -53,11 +37,7 @@ describeLab('agent on lab hosts over real ssh', () => {
   };
 
   beforeAll(async () => {
-    const r = parseTopology(YAML, C);
-    if (!r.topology) throw new Error(JSON.stringify(r.issues));
-    await labDown(C);
-    inv = await labUp(r.topology);
-    const o = { inventory: inv, connect: connectorFor(inv), ssh: { timeoutMs: 10_000 }, parallel: 8, progress: silentProgress };
+    const o = fleet(lab.inv());
     const res = await installFleet(o, 'install', agentBundle());
     expect(res.map((x) => x.error)).toEqual([null, null, null, null]);
     fs.writeFileSync(path.join(data('ny'), 'seed.txt'), 'seed');
@@ -65,10 +45,6 @@ describeLab('agent on lab hosts over real ssh', () => {
     expect(res2.map((x) => x.error)).toEqual([null, null, null, null]);
     for (const s of MIRRORS) await waitForAsync(`${s} in-sync`, async () => (await hostStatus(s)).inSync, 30_000);
   }, 180_000);
-
-  afterAll(async () => {
-    await labDown(C);
-  }, 90_000);
 
   it('a change reaches every mirror, through the relay too, in well under a second', async () => {
     const times: Record<string, number[]> = { chi: [], ams: [], ldn: [] };
@@ -173,18 +149,3 @@ describeLab('agent on lab hosts over real ssh', () => {
     await waitForAsync('ldn in-sync', async () => (await hostStatus('ldn')).inSync, 30_000);
   });
 });
-
-async function waitForAsync<T>(what: string, fn: () => Promise<T | null | false | undefined>, timeoutMs: number): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hostExec, labFault, labStatus, moveVip, readLabInventory } from '../../scripts/lab';
 import { SshSession, openSession, targetOf } from '../../scripts/ssh';
-import { adminKey, describeLab, labTopology, netnsInodes, processesIn, useLab } from './helpers';
+import { adminKey, describeLab, labTopology, netnsInodes, processesIn, useLab } from '../support/lab';
+import { waitFor, WaitTimeout } from '../../scripts/util/wait';
 
 const C = 'labtest-fault';
 const t = labTopology(C, [
@@ -33,15 +34,11 @@ async function canSsh(site: string, opts = FAST): Promise<boolean> {
 
 /** Positive checks after an undo: a loaded machine may need a moment; bounded. */
 async function eventually(check: () => Promise<boolean>, ms = 10000): Promise<boolean> {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > until) {
-      process.stderr.write(`eventually: still false after ${ms} ms; last ssh error: ${lastSshError}\n`);
-      return false;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitFor('a positive check', check, { timeoutMs: ms, everyMs: 200, retryErrors: false }).catch((e) => {
+    if (!(e instanceof WaitTimeout)) throw e;
+    process.stderr.write(`eventually: still false after ${ms} ms; last ssh error: ${lastSshError}\n`);
+    return false;
+  });
 }
 
 /**

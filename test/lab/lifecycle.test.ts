@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { labDown, labStatus, labUp, readLabInventory } from '../../scripts/lab';
 import { openSession } from '../../scripts/ssh';
-import { describeLab, labTopology, netnsInodes, processesIn, traces } from './helpers';
+import { describeLab, labTopology, netnsInodes, processesIn, traces } from '../support/lab';
 
 const A = labTopology('labtest-life', [
   { name: 'ny', region: 'us-east-1' },

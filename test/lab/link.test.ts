@@ -4,7 +4,7 @@
  */
 import { hostExec } from '../../scripts/lab';
 import { openSession, type SshSession } from '../../scripts/ssh';
-import { describeLab, labTopology, useLab } from './helpers';
+import { describeLab, labTopology, useLab } from '../support/lab';
 
 const CAP = 40;
 const t = labTopology('labtest-link', [

@@ -1,5 +1,5 @@
 import { intToIp, ipToInt, planLab, slotSubnet, tbfParams } from '../../scripts/lab/plan';
-import { labTopology } from './helpers';
+import { labTopology } from '../support/lab';
 
 describe('lab plan', () => {
   const t = labTopology('plantest', [

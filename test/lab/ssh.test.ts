@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { utils } from 'ssh2';
 import { hostExec, labStatus } from '../../scripts/lab';
 import { HostKeyMismatchError, SshCommandError, SshConnectError, SshSession, openSession, targetOf } from '../../scripts/ssh';
-import { adminKey, describeLab, labTopology, useLab } from './helpers';
+import { adminKey, describeLab, labTopology, useLab } from '../support/lab';
 
 const t = labTopology('labtest-ssh', [
   { name: 'alpha', region: 'us-east-1' },

@@ -1,9 +1,15 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { checkInventory, feedOrderOf } from '../../scripts/hosts/inventory-check';
 import { deriveInventory, resolveTarget } from '../../scripts/hosts/target';
 import { parseTopology } from '../../model/topology/load';
 import { fakeKey, labInventory } from './fixtures';
 
-type Mut = (inv: any) => void;
+/** An inventory as raw JSON, to be broken on purpose. */
+type Raw = { hosts: Record<string, unknown>[]; vip: Record<string, unknown>; [k: string]: unknown };
+const raw = (): Raw => labInventory() as unknown as Raw;
+type Mut = (inv: Raw) => void;
 
 describe('checkInventory: accepts', () => {
   it('a lab-shaped inventory', () => {
@@ -15,7 +21,7 @@ describe('checkInventory: accepts', () => {
     expect(r.ok).toBe(true);
   });
   it('extra fields a newer provisioning side may add', () => {
-    const inv: any = labInventory();
+    const inv = raw();
     inv.hosts[0].instanceId = 'i-123';
     expect(checkInventory(inv).ok).toBe(true);
   });
@@ -37,7 +43,7 @@ describe.each<[string, Mut, RegExp]>([
   ['feed loop', (i) => ((i.hosts[1].feedFrom = 'ams'), (i.hosts[2].feedFrom = 'chi')), /^hosts\[1\]\.feedFrom: "chi" is fed through a loop \(chi <- ams <- chi\)/],
 ])('checkInventory refuses %s', (_name, mut, re) => {
   it('with the field path and a fix', () => {
-    const inv: any = labInventory();
+    const inv = raw();
     mut(inv);
     const r = checkInventory(inv);
     expect(r.ok).toBe(false);
@@ -92,7 +98,7 @@ describe.each<[string, Mut, string]>([
     'vip.holder: is "tokyo", which is not a host here; hosts: ny, chi, ams, ldn; regenerate it with `pulumi stack output inventory --json > inventory.json`'],
 ])('checkInventory refuses %s', (_name, mut, want) => {
   it('with the field path, the value, what is allowed and the fix', () => {
-    const inv: any = labInventory();
+    const inv = raw();
     mut(inv);
     const r = checkInventory(inv);
     expect(r.ok).toBe(false);
@@ -101,7 +107,7 @@ describe.each<[string, Mut, string]>([
 });
 
 it('checkInventory lists every bad value at once, not only the first', () => {
-  const inv: any = labInventory();
+  const inv = raw();
   inv.hosts[1].dataDir = '/srv/trading$(touch x)';
   inv.hosts[2].address = '-oProxyCommand=x';
   inv.hosts[3].sshPort = 70000;
@@ -111,7 +117,7 @@ it('checkInventory lists every bad value at once, not only the first', () => {
 });
 
 it.each(['198.51.100.7', '2001:db8::7', 'home.example.net', 'home', 'mirror-1.example.net.'])('checkInventory accepts the address %p', (a) => {
-  const inv: any = labInventory();
+  const inv = raw();
   inv.hosts[1].address = a;
   expect(checkInventory(inv).ok).toBe(true);
 });
@@ -143,7 +149,7 @@ describe('deriveInventory', () => {
     ]);
   });
   it('is null for a cloud stack (addresses exist only after provisioning)', () => {
-    const r = parseTopology(require('node:fs').readFileSync('stacks/Pulumi.lab.yaml', 'utf8'), 'lab');
+    const r = parseTopology(fs.readFileSync('stacks/Pulumi.lab.yaml', 'utf8'), 'lab');
     expect(deriveInventory(r.topology!)).toBeNull();
   });
 });
@@ -158,18 +164,14 @@ describe('resolveTarget', () => {
     await expect(resolveTarget({ stack: 'lab' }, () => () => null)).rejects.toThrow(/no lab of it is up[\s\S]*tandem lab up --stack lab[\s\S]*--inventory inventory.json/);
   });
   it('refuses an --inventory of another customer than the stack named', async () => {
-    const fs = require('node:fs');
-    const os = require('node:os');
-    const f = require('node:path').join(fs.mkdtempSync(`${os.tmpdir()}/optest-`), 'inv.json');
+    const f = path.join(fs.mkdtempSync(`${os.tmpdir()}/optest-`), 'inv.json');
     fs.writeFileSync(f, JSON.stringify(labInventory()));
     await expect(resolveTarget({ stack: 'lab', inventory: f })).rejects.toThrow(/is customer "optest", the stack is "lab"/);
     const t = await resolveTarget({ inventory: f });
     expect(t.inventory.hosts).toHaveLength(4);
   });
   it('reports a file that is not JSON with how to make one', async () => {
-    const fs = require('node:fs');
-    const os = require('node:os');
-    const f = require('node:path').join(fs.mkdtempSync(`${os.tmpdir()}/optest-`), 'inv.json');
+    const f = path.join(fs.mkdtempSync(`${os.tmpdir()}/optest-`), 'inv.json');
     fs.writeFileSync(f, '{oops');
     await expect(resolveTarget({ inventory: f })).rejects.toThrow(/not JSON .*pulumi stack output inventory --json/);
   });

@@ -6,7 +6,7 @@
 import { agentBundle } from '../../scripts/hosts/bundle';
 import { installFleet } from '../../scripts/hosts/install';
 import { labFault } from '../../scripts/lab';
-import { cli, describeLab, fleet, sh, useLab, waitFor } from './lab';
+import { cli, describeLab, fleet, sh, useLab, waitFor } from '../support/lab';
 
 const C = 'optest-mirror';
 const lab = useLab(C, [
@@ -45,7 +45,7 @@ async function statusUntil(what: string, ok: (s: { code: number | null; json: St
       return ok(last) ? last : undefined;
     }, timeoutMs, 200);
   } catch (e) {
-    throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.json)}`);
+    throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.json)}`, { cause: e });
   }
 }
 
@@ -212,7 +212,7 @@ describeLab('mirroring and status on lab hosts', () => {
         await waitFor(`book/2026/fills.txt on ${m}`, async () => ((await sh(C, m, 'wc -l < /srv/trading/book/2026/fills.txt 2>/dev/null')).stdout.trim() === '500' ? true : undefined), 20_000, 100);
       }
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await diagnostics()}`);
+      throw new Error(`${(e as Error).message}\n${await diagnostics()}`, { cause: e });
     }
     await statusUntil('OK after start', (x) => x.code === 0);
   }, 90_000);

@@ -13,7 +13,7 @@ import { agentBundle } from '../../scripts/hosts/bundle';
 import { installFleet } from '../../scripts/hosts/install';
 import { mirrorFleet } from '../../scripts/hosts/mirror';
 import { encode } from '../../agent/src/frame';
-import { cli, describeLab, fleet, sh, useLab, waitFor } from './lab';
+import { cli, describeLab, fleet, sh, useLab, waitFor } from '../support/lab';
 
 const C = 'sectest-sec';
 const lab = useLab(C, [

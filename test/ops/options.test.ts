@@ -1,6 +1,6 @@
 import yargs from 'yargs';
-import { withSiteOption, withSshOptions, withTargetOptions } from '../../scripts/hosts/options';
-import { parser } from '../../scripts/cli';
+import { withSiteOption, withSshOptions, withTargetOptions } from '../../scripts/options';
+import { main, parser } from '../../scripts/cli';
 
 /** yargs throws some check failures synchronously and rejects others; make both a rejection. */
 async function parse(argv: string[], site = false) {
@@ -42,7 +42,11 @@ describe('the tandem parser knows the commands', () => {
     [['mirror', 'start', '--stack', 'lab']],
     [['mirror', 'pause', '--stack', 'lab', '--site', 'ams']],
     [['status', '--stack', 'lab', '--json']],
-  ])('%p parses (handler stubbed)', async (argv) => {
+    [['agent', 'install', '--inventory', 'inv.json', '--json']],
+    [['mirror', 'stop', '--stack', 'lab', '--site', 'chi', '--json']],
+    [['validate', '--stack', 'lab', '--json']],
+    [['plan', '--stack', 'lab', '--json']],
+  ])('%p parses (through --help, so no handler and no SSH runs)', async (argv) => {
     // Parse only: --help short-circuits before any handler (and any SSH) runs.
     const p = parser([...argv, '--help']).exitProcess(false);
     const out: string[] = [];
@@ -53,5 +57,46 @@ describe('the tandem parser knows the commands', () => {
   });
   it('mirror pause without --site is a usage error', async () => {
     await expect((async () => parser(['mirror', 'pause', '--stack', 'lab']).exitProcess(false).parseAsync())()).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--site/) });
+  });
+});
+
+describe('bad flags are bad input: exit 2 with the message, no stack trace', () => {
+  it.each([
+    [['status'], /name the hosts/],
+    [['mirror', 'start', '--stack', 'lab', '--parallel', '0'], /--parallel 0: give a whole number 1\.\.256/],
+    [['agent', 'install', '--stack', 'lab', '--timeout', '0'], /--timeout 0/],
+  ])('%p', async (argv, re) => {
+    const err: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((c) => (err.push(String(c)), true));
+    try {
+      expect(await main(argv)).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(err.join('')).toMatch(re);
+    expect(err.join('')).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('--json on every command that reports something', () => {
+  it.each([
+    [['validate', '--stack', 'lab', '--json']],
+    [['plan', '--stack', 'lab', '--json']],
+    [['status', '--stack', 'lab', '--json']],
+    [['agent', 'install', '--inventory', 'inv.json', '--json']],
+    [['agent', 'uninstall', '--stack', 'lab', '--json']],
+    [['mirror', 'stop', '--stack', 'lab', '--site', 'chi', '--json']],
+    [['lab', 'status', '--stack', 'lab', '--json']],
+    [['lab', 'fault', 'crash', '--site', 'ny', '--stack', 'lab', '--json']],
+    [['fleet', 'plan', '--json']],
+  ])('%p', async (argv) => {
+    let got: Record<string, unknown> | undefined;
+    // Stop after parsing and validation, before the handler: nothing runs.
+    const p = parser(argv).middleware((a) => {
+      got = a;
+      throw new Error('parsed');
+    });
+    await expect((async () => p.parseAsync())()).rejects.toThrow('parsed');
+    expect(got).toMatchObject({ json: true });
   });
 });

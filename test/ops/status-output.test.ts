@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { parseStatusOutput, STATUS_SCRIPT } from '../../scripts/status/collect';
 import { fmtBytes, fmtLag, renderJson, renderTable } from '../../scripts/status/render';
 import { assess } from '../../scripts/status/verdict';
+import { formatStatus, type LabHostStatus } from '../../scripts/lab/status';
+import { table, UNKNOWN } from '../../scripts/util/table';
 import { agentStatus, child } from './fixtures';
 
 describe('parseStatusOutput', () => {
@@ -57,5 +59,49 @@ describe('render', () => {
     const j = JSON.parse(renderJson('optest', v, 12));
     expect(j).toMatchObject({ customer: 'optest', verdict: 'DEGRADED', inSyncMirrors: [], elapsedMs: 12 });
     expect(j.hosts.map((h: { site: string }) => h.site)).toEqual(['ny', 'chi']);
+  });
+});
+
+describe('a powered-off cold mirror in the table', () => {
+  const obs = (ldn: Parameters<typeof child>[1]) =>
+    assess(
+      [
+        { site: 'ny', role: 'master', failover: null, feedFrom: null, syncIntervalS: null, reachable: true, error: null, statusAgeS: 1, status: agentStatus('ny', { children: [child('chi'), child('ldn', { state: 'down', lagS: 0, bytesBehind: 0, lastAckAt: null, ...ldn })] }) },
+        { site: 'chi', role: 'mirror', failover: 'hot', feedFrom: 'ny', syncIntervalS: 0, reachable: true, error: null, statusAgeS: 1, status: agentStatus('chi') },
+        { site: 'ldn', role: 'mirror', failover: 'cold', feedFrom: 'ny', syncIntervalS: 300, reachable: false, error: 'connect ETIMEDOUT', statusAgeS: null, status: null },
+      ],
+      { now: Date.parse('2026-11-22T03:00:00Z') },
+    );
+  it('shows the age of its data, not LAG 0.0 s, and unknown bytes behind', () => {
+    const t = renderTable(obs({ lastInSyncAt: '2026-11-22T02:00:00Z' }));
+    expect(t).toMatch(/^ldn\s+mirror\s+-\s+-\s+off \(cold\)\s+data 1\.0 h old\s+-\s+-$/m);
+    expect(t).not.toMatch(/^ldn.*0\.0 s/m);
+    expect(t.split('\n').pop()).toBe('OK');
+  });
+  it('seeded then powered off (verified equal, never acknowledged a frame): OK, with its age', () => {
+    const t = renderTable(obs({ verifiedAt: '2026-11-22T02:45:00Z' }));
+    expect(t).toMatch(/^ldn\s+.*off \(cold\)\s+data 900 s old/m);
+    expect(t).not.toMatch(/never completed a sync/);
+  });
+  it('age unknown: the unknown marker', () => {
+    expect(renderTable(obs({ lastInSyncAt: null })).split('\n').find((l) => l.startsWith('ldn'))).toMatch(/off \(cold\)\s+-\s+-\s+-$/);
+  });
+});
+
+describe('one marker for unknown', () => {
+  it('is "-" in status, lab status and every table', () => {
+    expect(UNKNOWN).toBe('-');
+    expect(fmtBytes(null)).toBe(UNKNOWN);
+    expect(fmtLag(null)).toBe(UNKNOWN);
+    const host: LabHostStatus = {
+      site: 'ny', role: 'master', region: 'r', address: '10.0.0.2', sshPort: 22, netns: 'tandem-ny', netnsPresent: true, sshd: 'running', sshdPid: 7,
+      processes: 3, power: 'on', link: 'up', linkMbit: null, diskFull: false, diskUsedMb: null, diskMb: 64, vip: true,
+    };
+    const lab = formatStatus({ customer: 'x', up: true, subnet: '10.0.0.0/24', operatorLink: 'op', vip: { address: '10.0.0.9', holder: 'ny' }, inventory: '/i.json', hosts: [host], leftovers: [] });
+    expect(lab).toContain(' -/64 MiB ');
+    expect(lab).not.toMatch(/\?/);
+  });
+  it('tables: padded columns, a free last column, no trailing spaces', () => {
+    expect(table(['A', 'BB', 'C'], [['xyz', '', 'long text'], ['1', '2', '']])).toEqual(['A    BB  C', 'xyz      long text', '1    2']);
   });
 });

@@ -125,6 +125,7 @@ describe('rows', () => {
     setChild(m, 'ny', 'chi', { state: 'error', lastError: 'disk \u001b[2J\u001b]0;owned\u0007full\r\nsecond line' });
     const v = assess([...m.values()]);
     expect(v.rows.find((r) => r.site === 'chi')!.lastError).toBe('disk ?[2J?]0;owned?full?');
+    // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
     expect(v.reasons.join(' ')).not.toMatch(/[\u0000-\u001f]/);
   });
   it('children of a down relay are "unfed"', () => {
@@ -155,5 +156,33 @@ describe('verdict: a powered-off cold mirror', () => {
     expect(row.lagS).toBe(3600);
     setChild(m, 'ny', 'ldn', { lastInSyncAt: null });
     expect(assess([...m.values()]).rows.find((r) => r.site === 'ldn')!.lagS).toBeNull();
+  });
+});
+
+describe('verdict: a cold mirror seeded, then powered off before any later change', () => {
+  // As a new user gets it: lab up, agent install, mirror start (ldn seeded by rsync, no stream
+  // frame ever acknowledged), lab fault poweroff --site ldn, tandem status.
+  const seededThenOff = (p: Parameters<typeof child>[1]) => {
+    const m = healthy();
+    unreachable(m, 'ldn');
+    setChild(m, 'ny', 'ldn', { state: 'down', lastAckAt: null, lagS: 0, bytesBehind: 0, lastInSyncAt: null, verifiedAt: null, ...p });
+    return assess([...m.values()], { now: Date.parse('2026-11-22T03:00:00Z') });
+  };
+
+  it('an online verify that found it equal is a completed sync: OK, not "has never completed a sync"', () => {
+    const v = seededThenOff({ verifiedAt: '2026-11-22T02:30:00Z' });
+    expect(v.reasons).toEqual([]);
+    expect(v.ok).toBe(true);
+  });
+  it('its row carries the age of its data, from the later of lastInSyncAt and verifiedAt', () => {
+    const row = (p: Parameters<typeof child>[1]) => seededThenOff(p).rows.find((r) => r.site === 'ldn')!;
+    expect(row({ verifiedAt: '2026-11-22T02:30:00Z' })).toMatchObject({ state: 'off (cold)', lagS: 1800, dataAgeS: 1800 });
+    expect(row({ verifiedAt: '2026-11-22T02:30:00Z', lastInSyncAt: '2026-11-22T02:50:00Z' })).toMatchObject({ lagS: 600, dataAgeS: 600 });
+  });
+  it('bytes behind of a powered-off mirror are unknown, not the 0 of a link that is down', () => {
+    expect(seededThenOff({ lastInSyncAt: '2026-11-22T02:00:00Z' }).rows.find((r) => r.site === 'ldn')!.bytesBehind).toBeNull();
+  });
+  it('with neither known it still has never completed a sync', () => {
+    expect(seededThenOff({}).reasons).toEqual([expect.stringMatching(/^cold mirror ldn has never completed a sync/)]);
   });
 });

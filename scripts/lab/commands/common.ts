@@ -1,12 +1,17 @@
-/** Shared by the `tandem lab ...` subcommands. */
+/** Shared by the `tandem lab ...` subcommands (not a command: scripts/commands/lab.ts skips this file). */
 import { CommandError, EXIT } from '../../errors';
-import { readStack, type StackInput } from '../../options';
+import { readInventoryFile } from '../../hosts/target';
+import { readStack, type TargetOptions } from '../../options';
 
-/** The customer a subcommand acts on: --stack needs no file (down/status work after it is gone). */
-export function customerOf(a: StackInput): string {
+/**
+ * The customer a subcommand acts on, from `[file] | --stack <customer> | --inventory <json>`:
+ * --stack needs no file (down/status work after it is gone); an inventory names its customer.
+ */
+export function customerOf(a: TargetOptions): string {
   if (a.stack) return a.stack;
   if (a.file) return readStack(a).topology.customer;
-  throw new CommandError('give a stack file or --stack <customer>; e.g. tandem lab status --stack lab', EXIT.usage);
+  if (a.inventory) return readInventoryFile(a.inventory).customer;
+  throw new CommandError('give a stack file, --stack <customer> or --inventory <json>; e.g. tandem lab status --stack lab', EXIT.usage);
 }
 
 /** Runs lab library code, turning its errors into a CommandError (exit 1) with the message only. */
@@ -19,4 +24,4 @@ export async function labAction<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-export const out = (line: string) => process.stdout.write(`${line}\n`);
+export { out, outJson, progress } from '../../options';
