@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { CommandError, EXIT } from './errors';
+import type { LiveLayout } from '../model/live';
 import { describeIssues, parseTopologyFile, stackFile } from '../model/topology/load';
 import type { Issue, Topology } from '../model/topology/types';
 
@@ -136,11 +137,11 @@ export function stackPath(a: StackInput): string {
  * Loads and validates the stack the user named. On errors it throws a CommandError (exit 2) with
  * every problem listed; warnings are returned for the caller to show.
  */
-export function readStack(a: StackInput): { file: string; topology: Topology; warnings: readonly Issue[] } {
+export function readStack(a: StackInput): { file: string; topology: Topology; live: LiveLayout | null; warnings: readonly Issue[] } {
   const file = stackPath(a);
   const r = parseTopologyFile(file);
   if (!r.topology) throw new CommandError(describeIssues(path.relative(process.cwd(), file) || file, r.issues), EXIT.usage);
-  return { file, topology: r.topology, warnings: r.issues };
+  return { file, topology: r.topology, live: r.live ?? null, warnings: r.issues };
 }
 
 /** One line of a result on stdout. */

@@ -14,10 +14,11 @@ export const builder = (y: Argv): Argv<PlanArgs> => withJson(withStackInput(y), 
 
 /** Exit 2 on an invalid topology, 3 when a policy finds an error (checks not met), else 0. */
 export async function handler(a: PlanArgs): Promise<void> {
-  const { file, topology, warnings } = readStack(a);
+  const { file, topology, live, warnings } = readStack(a);
   // Loaded here, not at the top: the Pulumi SDKs take seconds to load and other commands don't need them.
   const { plan, formatPlan } = await import('../plan');
-  const { plan: p } = await plan(topology);
+  // After a failover the plan is what `pulumi up` would build now (tandem:live).
+  const { plan: p } = await plan(topology, live);
   if (a.json) {
     process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
   } else {

@@ -1,6 +1,7 @@
 /** `tandem plan`: the stack program on Pulumi's mock runtime, printed as a tree plus findings. */
 import { checkAll } from '../../policy/rules';
 import type { Inventory } from '../../model/inventory';
+import type { LiveLayout } from '../../model/live';
 import type { Topology } from '../../model/topology/types';
 import { topologyFindings } from './notes';
 import { runOnMocks, type GraphResource } from './runtime';
@@ -25,8 +26,9 @@ export function redact(v: unknown): unknown {
   return v;
 }
 
-export async function plan(topology: Topology): Promise<PlanRun> {
-  const run = await runOnMocks(topology);
+/** `live`: the stack's `tandem:live` after a failover, so the plan is what `pulumi up` builds now. */
+export async function plan(topology: Topology, live: LiveLayout | null = null): Promise<PlanRun> {
+  const run = await runOnMocks(topology, { live });
   const findings = [...checkAll(run.resources), ...topologyFindings(topology)];
   const order = { error: 0, warning: 1, info: 2 } as const;
   findings.sort((a, b) => order[a.severity] - order[b.severity]);

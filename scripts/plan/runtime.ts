@@ -2,6 +2,7 @@
  * Runs the stack program on Pulumi's mock runtime: no Pulumi CLI, no credentials, no network.
  * Returns the resource graph (with parents, regions and inputs) and the resolved inventory.
  */
+import type { LiveLayout } from '../../model/live';
 import * as pulumi from '@pulumi/pulumi';
 import type { Inventory } from '../../model/inventory';
 import type { Topology } from '../../model/topology/types';
@@ -80,6 +81,8 @@ export interface RunOptions {
   readonly adminKeys?: string[];
   /** @default 'tandem' */
   readonly project?: string;
+  /** The live layout (`tandem:live`) after a failover: the plan shows what `pulumi up` would build now. */
+  readonly live?: LiveLayout | null;
 }
 
 /**
@@ -97,6 +100,7 @@ export async function runOnMocks(topology: Topology, o: RunOptions = {}): Promis
   const { inventory } = buildStack(topology, {
     adminKeys: o.adminKeys ?? (topology.adminKeys.length ? [...topology.adminKeys] : [PLAN_ADMIN_KEY]),
     opts: { transformations: [tracker.transformation] },
+    live: o.live ?? null,
   });
   const inv = await outputValue(inventory);
   await pulumi.runtime.disconnect();
