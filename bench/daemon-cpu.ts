@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const poller = (async () => {
       while (!stop) {
         for (const h of mirrors) {
-          let v = 0;
+          let v: number;
           try {
             v = Number(fs.readFileSync(path.join(h.dataDir, 'hb'), 'utf8'));
           } catch {

@@ -22,6 +22,8 @@ const OPS = Number(arg('ops') ?? 900);
 const RATE = Number(arg('rate') ?? 300);
 const REPLAY = arg('replay');
 const MINIMIZE = process.argv.includes('--minimize');
+/** Also wait for a full online-verify pass started after the last op, and compare again. */
+const VERIFIED = process.argv.includes('--verified');
 const [S0, S1] = (arg('seeds') ?? '1-10').split('-').map(Number);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,6 +31,8 @@ export interface LocalRun {
   outcome: 'pass' | 'differs' | 'never-in-sync';
   diffs: ReturnType<typeof diffTrees>;
   ms: number;
+  /** With --verified: after a verify pass that started after the last op and found it equal. */
+  verified?: { outcome: 'pass' | 'differs' | 'never-verified'; diffs: number; ms: number };
 }
 
 /** One master, one mirror, a fresh pair of data dirs; ops applied under the run dir `r`. */
@@ -64,7 +68,24 @@ export async function runLocal(ops: readonly Op[], rate = RATE, timeoutMs = 20_0
           const lines = daemon.log().split('\n').filter((l) => names.some((n) => l.includes(n)) || /warn|error/.test(l));
           process.stderr.write(`daemon log (${lines.length} lines about the differing paths, warnings, errors):\n${lines.slice(-40).join('\n')}\n`);
         }
-        return { outcome: diffs.length ? 'differs' : 'pass', diffs, ms: Date.now() - applied.lastOpAt };
+        const run: LocalRun = { outcome: diffs.length ? 'differs' : 'pass', diffs, ms: Date.now() - applied.lastOpAt };
+        if (VERIFIED) {
+          const vEnd = Date.now() + 60_000;
+          for (;;) {
+            const v = status(m).children[0]?.verifiedAt;
+            if (v && Date.parse(v) > applied.lastOpAt + 500) {
+              const d = compare();
+              run.verified = { outcome: d.length ? 'differs' : 'pass', diffs: d.length, ms: Date.now() - applied.lastOpAt };
+              break;
+            }
+            if (Date.now() > vEnd) {
+              run.verified = { outcome: 'never-verified', diffs: compare().length, ms: Date.now() - applied.lastOpAt };
+              break;
+            }
+            await sleep(200);
+          }
+        }
+        return run;
       }
       if (Date.now() > end) return { outcome: 'never-in-sync', diffs: compare(), ms: Date.now() - applied.lastOpAt };
     }
@@ -112,7 +133,8 @@ async function main(): Promise<void> {
   for (let seed = S0; seed <= S1; seed++) {
     const ops = new OpGen(seed, { maxEntries: 1500, maxFileBytes: 128 * 1024, maxTreeDirs: 50 }).take(OPS);
     const r = await runLocal(ops);
-    console.log(`seed ${seed}: ${r.outcome}; ${r.diffs.length} differences; settled ${r.ms} ms`);
+    const v = r.verified ? `; after a verify pass: ${r.verified.outcome}, ${r.verified.diffs} differences (${r.verified.ms} ms)` : '';
+    console.log(`seed ${seed}: ${r.outcome}; ${r.diffs.length} differences; settled ${r.ms} ms${v}`);
     if (r.outcome !== 'pass') {
       failed++;
       const file = `/tmp/difflocal-seed-${seed}.ops`;

@@ -648,7 +648,7 @@ export class ChildLink {
       }
       this.dirty.delete(rel);
       let out: Frame[];
-      let more = false;
+      let more: boolean;
       try {
         [out, more] = this.framesFor(rel, e);
       } catch (err) {

@@ -95,6 +95,6 @@ export function linkIsMirrored(root: string, rel: string, target: string): boole
     }
   }
   // A final `..` (no slash after it) is safe to rsync only as the whole target.
-  if (last === '..') return target === '..' && --depth >= 0;
+  if (last === '..') return target === '..' && depth >= 1;
   return symlinkStaysInside(root, rel, target);
 }

@@ -95,7 +95,7 @@ export function compareUnit(root: string, u: VerifyUnit, ex: Excluder | null): V
     if (list.length < VERIFY_MAX_NAMES) list.push(n);
   };
   const dirAbs = u.dir ? path.join(root, u.dir) : root;
-  let here: string[] = [];
+  let here: string[];
   try {
     if (u.dir && !fs.lstatSync(dirAbs).isDirectory()) throw new Error('not a directory');
     here = listNames(dirAbs, !u.dir);

@@ -31,6 +31,8 @@ export interface Change {
   time: number;
 }
 
+// Typed events: the interface merges into the class below (node's EventEmitter idiom).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export declare interface Watcher {
   on(e: 'change', l: (c: Change) => void): this;
   on(e: 'overflow', l: () => void): this;
@@ -48,6 +50,7 @@ export declare interface Watcher {
 /** A suspect event waits this long for the removal of an ancestor that would explain it. */
 const STALE_WAIT_MS = 500;
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Watcher extends EventEmitter {
   private proc: ChildProcess | null = null;
   private fd: number | null = null;

@@ -14,6 +14,7 @@ import type { FleetStack, FleetWorkspace, StackConfig, StackStatus, UpdateOp, Up
 
 type Api = typeof auto;
 /** The SDK is loaded on first use: it takes seconds, and tests never need it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (above)
 const api = (): Api => require('@pulumi/pulumi/automation') as Api;
 
 /** The header of a stack config file the fleet wrote. */
@@ -33,7 +34,7 @@ export function stackConfigYaml(config: StackConfig): string {
  * comments elsewhere in the file and secrets already set in it are kept.
  */
 export function writeStackConfig(file: string, config: StackConfig): boolean {
-  let text: string | null = null;
+  let text: string | null;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
@@ -76,6 +77,7 @@ async function checkCli(): Promise<void> {
       `the Pulumi CLI is needed for fleet preview/up/refresh/destroy/status (the Automation API drives it, also for --remote) and cannot be run here (${why}); ` +
         `install it (curl -fsSL https://get.pulumi.com | sh, or your package manager), log in to a backend (pulumi login), and run again. ` +
         `tandem fleet plan works without it`,
+      { cause: e },
     );
   }
 }

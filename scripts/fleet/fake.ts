@@ -54,6 +54,7 @@ export class FakeWorkspace implements FleetWorkspace {
     this.calls.push({ customer, call: 'open', config, at: Date.now() });
     await new Promise((r) => setImmediate(r));
     this.failIf(customer, 'open');
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the returned object's methods report to this fake
     const self = this;
     return {
       name: customer,

@@ -51,6 +51,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 export const defaultDeps = (): FleetDeps => ({
   workspace(kind, remote) {
     // Loaded on use: the Automation API is only needed for real runs.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the Automation API and listr2 load only when a command needs them
     const { LocalAutomationWorkspace, RemoteAutomationWorkspace } = require('./automation') as typeof import('./automation');
     return kind === 'remote' ? new RemoteAutomationWorkspace(remote!) : new LocalAutomationWorkspace({ projectDir: ROOT });
   },

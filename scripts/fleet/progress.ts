@@ -62,6 +62,7 @@ export class ListrReporter implements Reporter {
 
   queued(customers: readonly string[]): void {
     // Loaded here: only a terminal run needs it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
     const { Listr } = require('listr2') as typeof import('listr2');
     for (const c of customers) {
       this.started.set(c, deferred());

@@ -57,7 +57,7 @@ export class RunRecords {
     const abs = path.resolve(customersFile);
     const key = createHash('sha256').update(abs).digest('hex').slice(0, 12);
     this.file = path.join(dir, `${path.basename(abs).replace(/\.[^.]*$/, '')}-${key}-${op}.json`);
-    let prev: RunRecord | null = null;
+    let prev: RunRecord | null;
     try {
       prev = JSON.parse(fs.readFileSync(this.file, 'utf8')) as RunRecord;
     } catch {

@@ -148,7 +148,6 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
       }
       const t = Date.now();
       try {
-        let probe: Probe;
         if (mode === 'upgrade') {
           const before = parseProbe((await step(s.value, 'reading what is installed', asRoot(h.user, probeScript()), { timeoutMs })).stdout);
           if (!before.sha.has(AGENT_JS)) throw new Error(`${h.site}: no agent installed; run tandem agent install first`);
@@ -156,7 +155,7 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
         // Upgrades prepare too (idempotent): a newer agent may come with a newer layout, such
         // as the home no longer being tandem's.
         o.progress(h.site, 'preparing account, directories and sync key');
-        probe = parseProbe((await step(s.value, 'preparing the host', asRoot(h.user, prepareScript(h.dataDir, h.role)), { timeoutMs })).stdout);
+        const probe = parseProbe((await step(s.value, 'preparing the host', asRoot(h.user, prepareScript(h.dataDir, h.role)), { timeoutMs })).stdout);
         if (!probe.node) throw new Error(`${h.site}: node is not installed on the host (the agent needs Node.js >= 20 on PATH); install it, then run this again`);
         const missing = missingTools(probe, h.role, childrenIn(inv, h.site).length > 0);
         if (missing) throw new Error(`${h.site}: ${missing}`);

@@ -52,7 +52,7 @@ describe('mirror divergence cases (local transport)', () => {
         25,
       );
     } catch (e) {
-      throw new Error(`${(e as Error).message}; differences: ${last || 'none (status not in-sync)'}; master tree: ${describeTree(m.dataDir).slice(0, 600)}`);
+      throw new Error(`${(e as Error).message}; differences: ${last || 'none (status not in-sync)'}; master tree: ${describeTree(m.dataDir).slice(0, 600)}`, { cause: e });
     }
   }
 

@@ -166,7 +166,7 @@ describe('TokenBucket', () => {
 });
 
 describe('rsyncCause', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { rsyncCause } = require('../../agent/src/link');
   it.each([
     [

@@ -12,7 +12,7 @@ import { homePaths } from '../../agent/src/env';
 import { currentStatus } from '../../agent/src/status';
 import { waitFor as poll } from '../../scripts/util/wait';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain .js build script, no types
+ 
 const { buildAgent } = require('../../scripts/build-agent.js') as { buildAgent: (out: string) => string };
 
 let bundle: string | null = null;

@@ -219,7 +219,7 @@ describe('cloud-init', () => {
 });
 
 function acmeTopology(): any {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { parse } = require('yaml');
   const fsx = require('node:fs');
   const px = require('node:path');

@@ -287,7 +287,7 @@ describe('stacks/index.ts reads tandem:live', () => {
     jest.isolateModules(() => {
       try {
         // The entry runs at import: a fresh module per test, after the mocks and config are set.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
+         
         out = { inventory: require('../../stacks/index').inventory };
       } catch (e) {
         out = { error: e as Error };

@@ -818,7 +818,7 @@ export function linkIsMirrored(depth: number, target: string): boolean {
     }
   }
   // A final `..` (no slash after it) is safe to rsync only as the whole target.
-  if (last === '..') return target === '..' && --d >= 0;
+  if (last === '..') return target === '..' && d >= 1;
   return true;
 }
 
@@ -1022,7 +1022,7 @@ export function diffStackYaml(customer: string): string {
  */
 export function buildAgentAt(ref?: string): Buffer {
   const repo = path.resolve(__dirname, '..', '..');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain .js build script, no types
+   
   const { buildAgent } = require(path.join(repo, 'scripts', 'build-agent.js')) as { buildAgent: (out: string) => string };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'difftest-agent-'));
   try {
