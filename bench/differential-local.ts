@@ -9,12 +9,14 @@
  *   npx ts-node --transpile-only bench/differential-local.ts [--seeds=1-20] [--ops=900] [--rate=300]
  *       [--replay=FILE]   run one saved script (JSON array of ops) instead of seeds
  *       [--minimize]      with --replay: shrink it (one op removed at a time, chunks first)
+ *       [--verified]      also wait for a verify pass started after the last op, and compare again
+ *       [--agent-ref=REF] run the agent as committed at a git ref (before/after in one run)
  *
  * Prints one line per run and, for a failure, the differences and the path of the saved script.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Op, OpGen, applyOps, diffTrees, excluder, formatDiffs, formatOps, parseOps } from '../test/support/fsops';
+import { Op, OpGen, applyOps, buildAgentAt, diffTrees, excluder, formatDiffs, formatOps, parseOps } from '../test/support/fsops';
 import { Host, agentBundle, child, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
 
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -24,6 +26,8 @@ const REPLAY = arg('replay');
 const MINIMIZE = process.argv.includes('--minimize');
 /** Also wait for a full online-verify pass started after the last op, and compare again. */
 const VERIFIED = process.argv.includes('--verified');
+/** Run the agent as committed at a git ref (for a before/after in one run). */
+const AGENT_REF = arg('agent-ref');
 const [S0, S1] = (arg('seeds') ?? '1-10').split('-').map(Number);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -116,6 +120,12 @@ async function minimize(ops: Op[]): Promise<Op[]> {
 }
 
 async function main(): Promise<void> {
+  if (AGENT_REF) {
+    const file = path.join(fs.mkdtempSync('/tmp/difflocal-agent-'), 'agent.js');
+    fs.writeFileSync(file, buildAgentAt(AGENT_REF));
+    process.env.TANDEM_TEST_AGENT_BUNDLE = file;
+    console.log(`agent at ${AGENT_REF}`);
+  }
   agentBundle();
   if (REPLAY) {
     const ops = parseOps(fs.readFileSync(REPLAY, 'utf8'));

@@ -18,6 +18,8 @@ const { buildAgent } = require('../../scripts/build-agent.js') as { buildAgent: 
 let bundle: string | null = null;
 /** Builds a fresh bundle for this test file (never a stale dist/agent.js). */
 export function agentBundle(): string {
+  // A bench may run an agent built elsewhere (bench/differential-local.ts --agent-ref=REF).
+  if (!bundle && process.env.TANDEM_TEST_AGENT_BUNDLE) bundle = process.env.TANDEM_TEST_AGENT_BUNDLE;
   if (!bundle) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-agent-bundle-'));
     bundle = buildAgent(path.join(dir, 'agent.js'));
