@@ -55,6 +55,32 @@ export interface AgentConfig {
   /** Mirroring paused entirely (tandem mirror stop) or for listed children (pause). */
   readonly paused: boolean;
   readonly pausedChildren: readonly string[];
+  /** Where this host's agent sends degraded/recovered alerts (agent/src/alerts.ts); absent: none. */
+  readonly notify?: AgentNotify | null;
+}
+
+/** A webhook: JSON POST. `token` (from the operator's environment) goes in `Authorization: Bearer`. */
+export interface WebhookChannel {
+  readonly url: string;
+  readonly token?: string | null;
+}
+
+/** Mail through an SMTP relay, `smtp://host:port` (STARTTLS when offered) or `smtps://host:port`. */
+export interface EmailChannel {
+  readonly smtp: string;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly user?: string | null;
+  /** Resolved by the operator from the environment variable the topology names; never logged. */
+  readonly password?: string | null;
+}
+
+/** Notify channels with their secrets resolved (agent/src/notify.ts sends to them). */
+export interface AgentNotify {
+  readonly webhooks: readonly WebhookChannel[];
+  readonly email: EmailChannel | null;
+  /** Minutes between reminders while redundancy stays DEGRADED. @default 60 */
+  readonly reminderMin?: number;
 }
 
 export interface ChildStatus {
@@ -119,4 +145,9 @@ export interface AgentStatus {
   readonly daemonError?: string | null;
   /** Sending side (master, relays). */
   readonly children: readonly ChildStatus[];
+  /**
+   * Fencing (agent/src/fence.ts): set while a master that came back has not confirmed there is no
+   * higher epoch (it feeds nobody), and after it demoted itself, naming where its data was kept.
+   */
+  readonly fence?: { readonly fenced: boolean; readonly reason: string; readonly splitBrainDir: string | null } | null;
 }

@@ -7,12 +7,15 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
+import * as path from 'path';
 import type { AgentChild, AgentConfig, AgentStatus } from './contract';
 import { HomePaths, errMsg, log, readJson, testTransport, writeFileAtomic } from './env';
 import { Excluder } from './exclude';
 import { COALESCE_MS, ChildLink, Upstream, files } from './link';
 import { ReceiverState } from './receiver';
 import { buildStatus } from './status';
+import { Alerter } from './alerts';
+import { fenceReason } from './fence';
 import { knownHostsLine } from './transport';
 import { Watcher } from './watcher';
 
@@ -22,6 +25,7 @@ export class Daemon {
   private watcher: Watcher | null = null;
   private watchKey = '';
   private error: string | null = null;
+  private fence: string | null = null;
   private timers: NodeJS.Timeout[] = [];
   private reloading = Promise.resolve();
   private stopped = false;
@@ -45,6 +49,8 @@ export class Daemon {
 
   /** Children's lastInSyncAt from the previous daemon's status.json (and from links re-created). */
   private readonly previous = new Map<string, number>();
+  /** Degraded/recovered alerts (agent/src/alerts.ts), decided from each status written. */
+  private alerts: Alerter | null = null;
 
   async start(): Promise<void> {
     lowerPriority();
@@ -93,11 +99,14 @@ export class Daemon {
       return;
     }
     if (this.watchKey === '' && Date.now() < this.watchRetryAt) return;
-    if (JSON.stringify(raw) === JSON.stringify(this.config) && this.watchKey !== '') return;
+    // A master fenced at boot (agent/src/fence.ts) feeds nobody until another site confirmed.
+    const fence = testTransport() ? null : fenceReason(raw);
+    if (JSON.stringify(raw) === JSON.stringify(this.config) && this.watchKey !== '' && fence === this.fence) return;
     const c = raw;
     this.config = c;
-    this.error = null;
-    const feeds = c.children.length > 0 && !c.paused;
+    this.fence = fence;
+    this.error = fence;
+    const feeds = c.children.length > 0 && !c.paused && !fence;
     const wk = JSON.stringify([c.dataDir, c.exclude, feeds]);
     if (wk !== this.watchKey) {
       for (const { link } of this.links.values()) link.stop('down');
@@ -129,7 +138,7 @@ export class Daemon {
       }
     }
     for (const ch of c.children) {
-      if (this.links.has(ch.site) || c.paused || c.pausedChildren.includes(ch.site) || !this.watcher) continue;
+      if (this.links.has(ch.site) || c.paused || fence || c.pausedChildren.includes(ch.site) || !this.watcher) continue;
       const link = new ChildLink({
         child: ch,
         paths: this.paths,
@@ -252,6 +261,7 @@ export class Daemon {
       });
       const s = buildStatus(this.config, rs, children, running, this.error);
       writeFileAtomic(this.paths.status, JSON.stringify(s, null, 2) + '\n');
+      (this.alerts ??= new Alerter(path.join(this.paths.stateDir, 'alerts.json'))).observe(this.config, s);
     } catch (e) {
       log('warn', 'daemon: cannot write status', { error: errMsg(e) });
     }

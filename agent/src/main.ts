@@ -7,6 +7,7 @@ import { AGENT_VERSION, errMsg, homePaths, log, stderrClosed, testTransport } fr
 import { runDaemon } from './daemon';
 import { runReceive } from './receive-cmd';
 import { currentStatus, formatStatus } from './status';
+import { runDigest, runEpochAnswer, runFence } from './fence';
 
 async function main(argv: string[]): Promise<number> {
   const paths = homePaths();
@@ -22,12 +23,18 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'daemon':
       return runDaemon(paths, process.argv[1]);
+    case 'digest':
+      return runDigest(paths, rest);
+    case 'epoch':
+      return runEpochAnswer(paths);
+    case 'fence':
+      return runFence(paths);
     case 'receive':
       return runReceive(paths);
     case 'test-rsh':
       return testRsh(rest);
     default:
-      process.stderr.write(`usage: agent.js daemon | receive | status [--json] | version (got ${JSON.stringify(cmd ?? '')})\n`);
+      process.stderr.write(`usage: agent.js daemon | receive | status [--json] | digest [--list] | epoch | fence | version (got ${JSON.stringify(cmd ?? '')})\n`);
       return 2;
   }
 }

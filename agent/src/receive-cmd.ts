@@ -9,6 +9,7 @@ import type { AgentConfig } from './contract';
 import { HomePaths, STAGING_DIR, errMsg, log, logToFile, readJson, stderrClosed } from './env';
 import { Frame, encode } from './frame';
 import { ReceiverSession } from './receiver';
+import { runEpochAnswer } from './fence';
 
 const RRSYNC_CANDIDATES = ['/usr/bin/rrsync', '/usr/share/doc/rsync/support/rrsync'];
 
@@ -21,6 +22,8 @@ export function runReceive(paths: HomePaths): Promise<number> {
     return Promise.resolve(2);
   }
   if (cmd === 'tandem-receive') return frameReceiver(paths, config);
+  // The feeder asking this host's epoch at its boot (agent/src/fence.ts): public facts only.
+  if (cmd === 'tandem-epoch') return Promise.resolve(runEpochAnswer(paths));
   if (/^rsync --server(\s|$)/.test(cmd)) return Promise.resolve(rsyncServer(cmd, config));
   log('error', 'receive: refused command', { command: cmd.slice(0, 200) });
   process.stderr.write(`tandem: this key only runs tandem-receive or rsync into the data dir; refused: ${cmd.slice(0, 100)}\n`);

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import type { AgentConfig, AgentStatus, ChildStatus } from './contract';
 import { AGENT_VERSION, HomePaths, readJson } from './env';
 import { ReceiverState } from './receiver';
+import { fenceReason, readFence, RUN_FENCE, type RunFence } from './fence';
 
 /** A receiver that has not heard from its sender for this long is not in sync. */
 export const LINK_STALE_MS = 10_000;
@@ -72,7 +73,21 @@ export function currentStatus(paths: HomePaths, now = Date.now()): AgentStatus {
   // The daemon's own trouble (a directory it cannot watch) is in its file, apart from the
   // receiver's and the children's, which are merged again here from their sources.
   const daemonError = fresh ? (file!.daemonError ?? null) : config?.children.length ? 'agent daemon not running' : null;
-  return buildStatus(config, rs, children, fresh, daemonError, now);
+  const s = buildStatus(config, rs, children, fresh, daemonError, now);
+  // Fencing: a fenced master says so; a master that demoted itself names where its data was kept
+  // (an error until someone has looked: remove state/fence.json to acknowledge).
+  const fencedNow = process.env.TANDEM_AGENT_HOME ? null : fenceReason(config);
+  const kept = readFence(paths);
+  const run = process.env.TANDEM_AGENT_HOME ? null : readJson<RunFence>(RUN_FENCE);
+  if (!fencedNow && !kept?.splitBrainDir) return s;
+  const keptMsg = kept?.splitBrainDir ? `split-brain writes kept in ${kept.splitBrainDir} (${kept.reason}); review them, then remove ${paths.stateDir}/fence.json` : null;
+  const err = fencedNow ?? keptMsg;
+  return {
+    ...s,
+    lastError: s.lastError && s.lastError !== fencedNow ? `${err}; ${s.lastError}` : err,
+    health: 'degraded',
+    fence: { fenced: !!fencedNow, reason: fencedNow ?? kept!.reason, splitBrainDir: kept?.splitBrainDir ?? run?.splitBrainDir ?? null },
+  };
 }
 
 export function formatStatus(s: AgentStatus): string {
@@ -81,6 +96,7 @@ export function formatStatus(s: AgentStatus): string {
   ];
   if (s.role === 'mirror') lines.push(`  in sync: ${s.inSync ? 'yes' : 'no'}; lag ${s.lagS === null ? '-' : s.lagS.toFixed(3) + ' s'}; newest change applied ${s.lastAppliedChangeAt ?? '-'}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
+  if (s.fence) lines.push(`  fence: ${s.fence.fenced ? 'FENCED' : 'not fenced'}: ${s.fence.reason}${s.fence.splitBrainDir ? `; split-brain writes kept in ${s.fence.splitBrainDir}` : ''}`);
   for (const c of s.children)
     lines.push(`  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind ?? '-'} bytes behind; verified ${c.verifiedAt ?? '-'}${c.lastError ? '; ' + c.lastError : ''}`);
   return lines.join('\n');

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
 import type { MirrorVerb } from '../hosts/mirror';
+import { refreshCommand } from '../failover/refresh';
 import { outJson, withJson, withSiteOption, withSshOptions, withTargetOptions, type JsonOption, type SiteOption, type SshOptions, type TargetOptions } from '../options';
 
 // Every tandem command loads every command file: the SSH code loads only when used.
@@ -38,9 +39,12 @@ function verbCommand(verb: MirrorVerb): CommandModule<object, Args> {
 }
 
 export const command = 'mirror <command>';
-export const describe = 'Start, stop, pause or resume mirroring';
+export const describe = 'Start, stop, pause or resume mirroring; refresh a cold mirror';
 export const builder = (y: Argv) =>
-  (Object.keys(VERBS) as MirrorVerb[]).reduce((acc, v) => acc.command(verbCommand(v) as unknown as CommandModule), y).demandCommand(1, 'name one: tandem mirror start | stop | pause | resume');
+  (Object.keys(VERBS) as MirrorVerb[])
+    .reduce((acc, v) => acc.command(verbCommand(v) as unknown as CommandModule), y)
+    .command(refreshCommand as unknown as CommandModule)
+    .demandCommand(1, 'name one: tandem mirror start | stop | pause | resume | refresh');
 export const handler = (): void => undefined;
 
 export default { command, describe, builder, handler } satisfies CommandModule;

@@ -8,8 +8,8 @@ export const describe = 'Quick start: bring the stack up as a lab and show every
 export const builder = (y: Argv) => withStackInput(y);
 
 export async function handler(a: StackInput): Promise<void> {
-  const { topology } = readStack(a.file || a.stack ? a : { stack: 'lab' });
-  await labAction(() => runDemo(topology, out));
+  const { file, topology } = readStack(a.file || a.stack ? a : { stack: 'lab' });
+  await labAction(() => runDemo(topology, out, file));
 }
 
 export default { command, describe, builder, handler } satisfies CommandModule<object, StackInput>;

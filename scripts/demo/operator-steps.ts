@@ -12,6 +12,7 @@ import { agentBundle } from '../hosts/bundle';
 import { installFleet, summarizeResults, type FleetOptions } from '../hosts/install';
 import { mirrorFleet } from '../hosts/mirror';
 import { connectorFor } from '../hosts/ssh';
+import { sleep, waitForOrNull } from '../util/wait';
 
 /** The shape of the demo's steps (kept structural so this file does not depend on the lab's). */
 export interface OperatorDemoStep {
@@ -28,7 +29,6 @@ function need(inv: Inventory | undefined): Inventory {
   return inv;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls every mirror for the file over SSH; resolves with ms after the write, per mirror. */
 async function timeArrival(inv: Inventory, file: string, content: string, timeoutMs: number): Promise<Map<string, number | null>> {
@@ -84,16 +84,14 @@ export const OPERATOR_DEMO_STEPS: readonly OperatorDemoStep[] = [
       if (res.some((r) => r.outcome === 'failed')) throw new Error(`mirror start failed: ${res.filter((r) => r.error).map((r) => `${r.site}: ${r.error}`).join('; ')}`);
       // Let the master's links finish their seed, so the next step times streaming, not seeding.
       const master = inv.hosts.find((h) => h.role === 'master')!;
-      for (let i = 0; i < 100; i++) {
+      const seeded = async () => {
         const obs = await observe(inv, connectorFor(inv), { timeoutMs: 5000 }, 8);
         const kids = obs.find((o) => o.site === master.site)?.status?.children ?? [];
-        if (kids.length && kids.every((c) => c.state === 'in-sync')) {
-          ctx.out(`  ${master.site} has seeded ${kids.map((c) => c.site).join(', ')} and streams to them (${Date.now() - t0} ms after start)`);
-          return;
-        }
-        await sleep(200);
-      }
-      ctx.out('  the seed is still running; the next step waits for the change anyway');
+        return kids.length && kids.every((c) => c.state === 'in-sync') ? kids : null;
+      };
+      const kids = await waitForOrNull(`${master.site} to finish seeding`, seeded, { timeoutMs: 40_000, everyMs: 200, retryErrors: false });
+      if (kids) ctx.out(`  ${master.site} has seeded ${kids.map((c) => c.site).join(', ')} and streams to them (${Date.now() - t0} ms after start)`);
+      else ctx.out('  the seed is still running; the next step waits for the change anyway');
     },
   },
   {

@@ -9,10 +9,13 @@ import { openSession, shellQuote } from '../ssh';
 import { formatStatus, labStatus } from '../lab/status';
 import { labUp } from '../lab/up';
 import { OPERATOR_DEMO_STEPS } from './operator-steps';
+import { FAILOVER_DEMO_STEPS } from './failover-steps';
 
 export interface DemoContext {
   readonly topology: Topology;
   readonly out: (line: string) => void;
+  /** The stack file the demo was started from (the failover steps record the live layout in a copy of it). */
+  readonly stackFile?: string;
   /** Set by the `lab up` step. */
   inventory?: Inventory;
 }
@@ -58,9 +61,11 @@ export const STEPS: DemoStep[] = [
 
 // Operator steps (agent install, mirror start, a change timed to every mirror, status): scripts/demo/operator-steps.ts
 STEPS.push(...OPERATOR_DEMO_STEPS);
+// Service, a planned switchover, a failback and their timelines: scripts/demo/failover-steps.ts
+STEPS.push(...FAILOVER_DEMO_STEPS);
 
-export async function runDemo(topology: Topology, out: (line: string) => void): Promise<DemoContext> {
-  const ctx: DemoContext = { topology, out };
+export async function runDemo(topology: Topology, out: (line: string) => void, stackFile?: string): Promise<DemoContext> {
+  const ctx: DemoContext = { topology, out, stackFile };
   for (const [i, step] of STEPS.entries()) {
     out(`\n== ${i + 1}/${STEPS.length} ${step.title}`);
     await step.run(ctx);
@@ -68,7 +73,7 @@ export async function runDemo(topology: Topology, out: (line: string) => void): 
   const c = topology.customer;
   out(`\nThe lab "${c}" stays up. Try:`);
   out(`  tandem lab status --stack ${c}`);
-  out(`  tandem lab fault <site> crash|hang|isolate|poweroff|diskfull --stack ${c}   (and resume|heal|poweron|diskfree)`);
+  out(`  tandem lab fault crash|hang|isolate|poweroff|diskfull --site <site> --stack ${c}   (and resume|heal|poweron|diskfree)`);
   out(`  ssh -i ${ctx.inventory?.identityFile} root@${ctx.inventory?.hosts[0].address}`);
   out(`Tear it down with: tandem lab down --stack ${c}`);
   return ctx;

@@ -4,7 +4,7 @@
  * here, so a host's config never depends on which command wrote it last.
  */
 import { createHash } from 'node:crypto';
-import type { AgentChild, AgentConfig } from '../../agent/src/contract';
+import type { AgentChild, AgentConfig, AgentNotify } from '../../agent/src/contract';
 import type { Inventory } from '../../model/inventory';
 import { childrenIn, hostOf } from './inventory-check';
 
@@ -22,7 +22,13 @@ export interface MirrorControl {
  */
 export const INSTALL_DEFAULT: MirrorControl = { epoch: 1, paused: true, pausedChildren: [] };
 
-export function buildAgentConfig(inv: Inventory, site: string, control: MirrorControl): AgentConfig {
+/**
+ * `notify`: the stack's channels with secrets resolved (scripts/notify/channels.ts
+ * `agentNotify`). Every host carries them, so a mirror promoted by a failover keeps them (the
+ * failover rewrites config.json from what the host has); only an agent that feeds others sends
+ * the degraded-redundancy alerts (agent/src/alerts.ts).
+ */
+export function buildAgentConfig(inv: Inventory, site: string, control: MirrorControl, notify: AgentNotify | null = null): AgentConfig {
   const h = hostOf(inv, site);
   const parent = h.feedFrom === null ? null : hostOf(inv, h.feedFrom);
   const children: AgentChild[] = childrenIn(inv, site)
@@ -52,6 +58,7 @@ export function buildAgentConfig(inv: Inventory, site: string, control: MirrorCo
     paused: control.paused,
     // Pauses of sites that are no longer this host's children are dropped: they would pause nothing.
     pausedChildren: [...new Set(control.pausedChildren)].filter((c) => childNames.has(c)).sort(),
+    ...(notify ? { notify } : {}),
   };
 }
 
@@ -83,10 +90,30 @@ export function controlFrom(text: string | null): MirrorControl | null {
   }
 }
 
+/** The alert channels a host's config.json already holds (kept when the operator gives none). */
+export function controlNotify(text: string | null): AgentNotify | null {
+  if (!text) return null;
+  try {
+    const c = JSON.parse(text) as Partial<AgentConfig>;
+    return c.notify && typeof c.notify === 'object' && Array.isArray(c.notify.webhooks) ? c.notify : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * One epoch for the whole fleet: the highest any host has (a failover raised it on the hosts it
  * reached). A host left on a lower epoch would refuse its new master's feed.
  */
 export function fleetEpoch(found: readonly (MirrorControl | null)[]): number {
   return Math.max(1, ...found.map((c) => c?.epoch ?? 1));
+}
+
+/**
+ * How config.json is written: readable by all (it holds no secret) unless its notify channels
+ * carry an SMTP password or a webhook token; then root:tandem 0640 (the agent runs as tandem).
+ */
+export function configFileMode(c: AgentConfig): { mode: string; owner: string } {
+  const secret = !!c.notify && (!!c.notify.email?.password || c.notify.webhooks.some((w) => !!w.token));
+  return secret ? { mode: '0640', owner: 'root:tandem' } : { mode: '0644', owner: 'root:root' };
 }

@@ -11,8 +11,8 @@
  *   2. every host: write what differs (agent, config, authorized_keys, supervision), (re)start.
  */
 import type { Inventory, InventoryHost } from '../../model/inventory';
-import { AGENT_USER } from '../../agent/src/contract';
-import { buildAgentConfig, controlFrom, fleetEpoch, INSTALL_DEFAULT, renderConfig, sha256, type MirrorControl } from './config';
+import { AGENT_USER, type AgentNotify } from '../../agent/src/contract';
+import { buildAgentConfig, configFileMode, controlFrom, controlNotify, fleetEpoch, INSTALL_DEFAULT, renderConfig, sha256, type MirrorControl } from './config';
 import {
   asRoot,
   BOOT_HOOK,
@@ -33,7 +33,7 @@ import {
   type Probe,
 } from './hostfiles';
 import { childrenIn, hostOf } from './inventory-check';
-import { AGENT_JS, AUTHORIZED_KEYS, authorizedKeyLine, authorizedKeysFile } from './keys';
+import { AGENT_JS, AUTHORIZED_KEYS, authorizedKeyLine, authorizedKeysFile, epochQueryLine } from './keys';
 import { mapParallel, type Progress, type Settled } from './parallel';
 import { step, type Connector, type Remote, type SshSettings } from './remote';
 import { HostKeyRefused } from './ssh';
@@ -46,6 +46,8 @@ export interface FleetOptions {
   readonly progress: Progress;
   /** Per remote step. */
   readonly stepTimeoutMs?: number;
+  /** The stack's alert channels, secrets resolved (scripts/notify/channels.ts); null: none; undefined: not known here (keep what hosts have). */
+  readonly notify?: AgentNotify | null;
 }
 
 export type Outcome = 'installed' | 'upgraded' | 'updated' | 'started' | 'unchanged' | 'uninstalled' | 'not installed' | 'skipped' | 'failed';
@@ -90,18 +92,35 @@ export function desiredFiles(args: {
   control: MirrorControl;
   agentJs: Buffer;
   parentPublicKey: string | null;
+  /** Sync public keys of the other hosts (from the probes): each may ask this host for its epoch. */
+  peerKeys?: ReadonlyMap<string, string>;
+  /** Alert channels for config.json (undefined: keep none). */
+  notify?: AgentNotify | null;
 }): FileSpec[] {
   const { inv, site, probe } = args;
   const h = hostOf(inv, site);
   const node = probe.node!;
+  const config = buildAgentConfig(inv, site, args.control, args.notify ?? null);
   const files: FileSpec[] = [
     { path: AGENT_JS, content: args.agentJs, mode: '0644', owner: 'root:root', label: 'agent.js' },
-    { path: CONFIG_JSON, content: Buffer.from(renderConfig(buildAgentConfig(inv, site, args.control))), mode: '0644', owner: 'root:root', label: 'config.json' },
+    { path: CONFIG_JSON, content: Buffer.from(renderConfig(config)), ...configFileMode(config), label: 'config.json' },
   ];
-  const keyLines =
+  const keyLines: string[] =
     h.feedFrom && args.parentPublicKey
       ? [authorizedKeyLine({ parentSite: h.feedFrom, parentAddress: hostOf(inv, h.feedFrom).address, publicKey: args.parentPublicKey, node })]
       : [];
+  // Every other host may ask this one for its epoch (and nothing else): the boot fence check of a
+  // master that comes back (agent/src/fence.ts). The feeder's key is already there with `receive`,
+  // which answers that question too; sshd takes the first line of a key, so it is not repeated.
+  for (const x of inv.hosts) {
+    const key = args.peerKeys?.get(x.site);
+    if (x.site === site || x.site === h.feedFrom || !key) continue;
+    try {
+      keyLines.push(epochQueryLine(x, key, node));
+    } catch {
+      /* an address that cannot go in from="": that host cannot confirm epochs; fencing says so */
+    }
+  }
   files.push({ path: AUTHORIZED_KEYS, content: Buffer.from(authorizedKeysFile(keyLines)), mode: '0644', owner: 'root:root', label: 'authorized_keys' });
   if (probe.supervision === 'systemd') {
     files.push({ path: UNIT_PATH, content: Buffer.from(systemdUnit(node)), mode: '0644', owner: 'root:root', label: 'systemd unit' });
@@ -169,6 +188,9 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
     const found = [...probes.values()].map((p) => (p.ok ? controlFrom(p.value.configText) : null));
     const epoch = fleetEpoch(found);
 
+    const peerKeys = new Map<string, string>();
+    for (const [site, p] of probes) if (p.ok && p.value.publicKey) peerKeys.set(site, p.value.publicKey);
+
     // Phase 2: write what differs, (re)start.
     const results = await mapParallel(hosts, o.parallel, async (h): Promise<HostResult> => {
       const p = probes.get(h.site)!;
@@ -184,7 +206,7 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
       }
       const existing = controlFrom(probe.configText);
       const control: MirrorControl = { ...(existing ?? INSTALL_DEFAULT), epoch };
-      const files = desiredFiles({ inv, site: h.site, probe, control, agentJs, parentPublicKey: parentKey });
+      const files = desiredFiles({ inv, site: h.site, probe, control, agentJs, parentPublicKey: parentKey, peerKeys, notify: o.notify !== undefined ? o.notify : controlNotify(probe.configText) });
       const changed = changedFiles(files, probe);
       for (const f of changed) {
         o.progress(h.site, `writing ${f.label} (${f.content.length} bytes)`);

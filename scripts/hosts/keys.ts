@@ -10,6 +10,7 @@
  */
 import { AGENT_HOME } from '../../agent/src/contract';
 import { checkHostKey } from '../../model/topology/hostkey';
+import type { InventoryHost } from '../../model/inventory';
 
 export const AGENT_JS = `${AGENT_HOME}/agent.js`;
 export const SYNC_KEY = `${AGENT_HOME}/.ssh/id_ed25519`;
@@ -62,10 +63,19 @@ export function authorizedKeyLine(i: AuthorizedKeyInput): string {
   return `${opts.join(',')} ${k.type} ${k.body} tandem@${i.parentSite.replace(/[^A-Za-z0-9._-]/g, '_')}`;
 }
 
+/** An authorized_keys line that lets `x` ask this host for its epoch and nothing else. */
+export function epochQueryLine(x: Pick<InventoryHost, 'site' | 'address'>, publicKey: string, node: string): string {
+  const [type, body] = publicKey.trim().split(/\s+/);
+  if (type !== 'ssh-ed25519' || !body || !/^[A-Za-z0-9.:-]+$/.test(x.address)) throw new Error(`${x.site}: cannot authorize its epoch query (key ${type}, address ${x.address})`);
+  return `restrict,command="${node} ${AGENT_JS} epoch",from="${x.address}" ${type} ${body} tandem-epoch@${x.site}`;
+}
+
 /**
  * The whole authorized_keys file of a host's tandem account: only install writes it (root's
  * file in a root-owned .ssh, so the account cannot replace it; see hostfiles.ts), and only sync
- * keys of the host's parent go in (a master's file authorizes nobody). Rewritten in full on every
+ * key of the host's parent goes in with the receive command, and every other host's sync key may
+ * only ask for the epoch (a master that comes back checks with the others before it feeds
+ * anyone: agent/src/fence.ts). Rewritten in full on every
  * install, so a key of a former parent does not linger after the topology changes.
  */
 export function authorizedKeysFile(lines: readonly string[]): string {

@@ -13,7 +13,7 @@
  *   resume --site X       undoes pause --site X
  */
 import type { Inventory } from '../../model/inventory';
-import { buildAgentConfig, controlFrom, fleetEpoch, renderConfig, sha256, type MirrorControl } from './config';
+import { buildAgentConfig, configFileMode, controlFrom, controlNotify, fleetEpoch, renderConfig, sha256, type MirrorControl } from './config';
 import { asRoot, CONFIG_JSON, parseProbe, probeScript, startScript, writeFileScript, type Probe } from './hostfiles';
 import { childrenIn, hostOf } from './inventory-check';
 import { type FleetOptions, type HostResult } from './install';
@@ -111,11 +111,13 @@ export async function mirrorFleet(o: FleetOptions, verb: MirrorVerb, sites: read
     const res = await mapParallel(inv.hosts, o.parallel, async (h): Promise<HostResult> => {
       const r = sessions.get(h.site)!;
       const probe = probes.get(h.site)!;
-      const text = renderConfig(buildAgentConfig(inv, h.site, { ...next.get(h.site)!, epoch }));
+      const config = buildAgentConfig(inv, h.site, { ...next.get(h.site)!, epoch }, o.notify !== undefined ? o.notify : controlNotify(probe.configText));
+      const text = renderConfig(config);
+      const fm = configFileMode(config);
       const changed = probe.sha.get(CONFIG_JSON) !== sha256(text);
       const changes: string[] = [];
       if (changed) {
-        await step(r, 'writing config.json', asRoot(h.user, writeFileScript(CONFIG_JSON, '0644', 'root:root')), { stdin: text, timeoutMs: 30_000 });
+        await step(r, 'writing config.json', asRoot(h.user, writeFileScript(CONFIG_JSON, fm.mode, fm.owner)), { stdin: text, timeoutMs: 30_000 });
         changes.push('config.json');
       }
       if (changed || !probe.running) {

@@ -12,6 +12,8 @@ import { CommandError, EXIT } from '../errors';
 import { labInventoryPath, readLabInventory } from '../lab/state';
 import { readStack } from '../options';
 import type { Topology } from '../../model/topology/types';
+import { applyLive, type LiveLayout } from '../../model/live';
+import { parseTopologyFile } from '../../model/topology/load';
 import { checkInventory, describeInventoryIssues } from './inventory-check';
 import type { TargetOptions } from './options';
 
@@ -19,6 +21,36 @@ export interface Target {
   readonly inventory: Inventory;
   /** Where it came from, for messages: "lab", a file, "stack file". */
   readonly from: string;
+  /** The stack file's topology (as written, before the live layout), when a stack was named. */
+  readonly topology?: Topology;
+  /** The stack file the target came from, when one was named (failover records the live layout there). */
+  readonly stackFile?: string;
+  /** The live layout (`tandem:live`) the inventory was re-rooted with; null: none recorded. */
+  readonly live?: LiveLayout | null;
+}
+
+/**
+ * The inventory as it stands now: every host's role, feeder and mirror settings re-derived from
+ * the live layout (`applyLive`), addresses and keys kept. A lab inventory and a Pulumi output made
+ * before a failover both name the stack file's roles; this is the one place they are corrected,
+ * so status, mirror, agent install, service and failover all act on the current master.
+ */
+export function applyLiveToInventory(inv: Inventory, t: Topology, live: LiveLayout | null): Inventory {
+  if (!live) return inv;
+  const now = applyLive(t, live);
+  const hosts = inv.hosts.map((h) => {
+    const s = now.sites.find((x) => x.name === h.site);
+    return s ? { ...h, ...topologyHostFields(now, s) } : h;
+  });
+  return { ...inv, hosts };
+}
+
+function liveOf(file: string): LiveLayout | null {
+  try {
+    return parseTopologyFile(file).live ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export type LabReader = (customer: string) => Inventory | null;
@@ -71,18 +103,21 @@ export async function resolveTarget(a: TargetOptions, labReader: () => LabReader
   if (a.inventory) {
     const inventory = readInventoryFile(a.inventory);
     if (a.file || a.stack) {
-      const { topology } = readStack(a);
+      const { file, topology } = readStack(a);
       if (topology.customer !== inventory.customer) {
         throw new CommandError(`--inventory ${a.inventory} is customer "${inventory.customer}", the stack is "${topology.customer}"; give the inventory of the same stack`, EXIT.usage);
       }
+      const live = liveOf(file);
+      return { inventory: checked(applyLiveToInventory(inventory, topology, live), a.inventory), from: a.inventory, topology, stackFile: file, live };
     }
     return { inventory, from: a.inventory };
   }
-  const { topology } = readStack(a);
+  const { file, topology } = readStack(a);
+  const live = liveOf(file);
   const lab = await labReader()(topology.customer);
-  if (lab) return { inventory: checked(lab, `lab inventory of "${topology.customer}"`), from: 'lab' };
+  if (lab) return { inventory: checked(applyLiveToInventory(lab, topology, live), `lab inventory of "${topology.customer}"`), from: 'lab', topology, stackFile: file, live };
   const derived = deriveInventory(topology);
-  if (derived) return { inventory: checked(derived, 'stack file'), from: 'stack file' };
+  if (derived) return { inventory: checked(applyLiveToInventory(derived, topology, live), 'stack file'), from: 'stack file', topology, stackFile: file, live };
   throw new CommandError(
     `no hosts for "${topology.customer}": no lab of it is up, and its sites are not all off-cloud hosts with addresses and host keys.\n` +
       `  For the lab:            tandem lab up --stack ${topology.customer}\n` +

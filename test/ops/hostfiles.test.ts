@@ -103,6 +103,31 @@ describe('desiredFiles / changedFiles: the idempotence decision', () => {
     const installed = parseProbe(['node=/usr/bin/node', 'systemd=0', ...files.map((f) => `sha:${f.path}=${sha256(f.content)}`)].join('\n'));
     expect(changedFiles(files, installed)).toEqual([]);
   });
+  it('every other host may ask for the epoch (the boot fence check); the feeder only through its receive line', () => {
+    const peers = new Map(inv.hosts.map((h, i) => [h.site, fakeKey(20 + i, `tandem@${h.site}`)]));
+    const f = desiredFiles({ inv, site: 'ams', probe, control: INSTALL_DEFAULT, agentJs, parentPublicKey: peers.get('chi')!, peerKeys: peers });
+    const text = f.find((x) => x.label === 'authorized_keys')!.content.toString();
+    const others = inv.hosts.filter((h) => h.site !== 'ams' && h.site !== 'chi');
+    expect(others.length).toBeGreaterThan(0);
+    for (const h of others) expect(text).toContain(`,from="${h.address}" ssh-ed25519 ${peers.get(h.site)!.split(' ')[1]} tandem-epoch@${h.site}`);
+    expect(text).not.toContain('tandem-epoch@chi');
+    expect(text).not.toContain('tandem-epoch@ams');
+    expect(text.match(/command="[^"]* epoch"/g)).toHaveLength(others.length);
+  });
+  it('alert channels go to every host; config.json is 0640 root:tandem only when they carry a secret', () => {
+    const plain = { webhooks: [{ url: 'http://127.0.0.1:9/hook', token: null }], email: null };
+    const secret = { webhooks: [], email: { smtp: 'smtp://127.0.0.1:25', from: 'a@b.example', to: ['c@d.example'], user: 'u', password: 'pw' } };
+    const cfg = (notify: typeof plain | typeof secret) => {
+      const f = desiredFiles({ inv, site: 'ams', probe, control: INSTALL_DEFAULT, agentJs, parentPublicKey: fakeKey(7, 'tandem@chi'), notify }).find((x) => x.label === 'config.json')!;
+      return { f, c: JSON.parse(f.content.toString()) };
+    };
+    const a = cfg(plain);
+    expect(a.c.notify).toEqual(plain); // ams is a leaf mirror: it carries them for when it is promoted
+    expect([a.f.mode, a.f.owner]).toEqual(['0644', 'root:root']);
+    const b = cfg(secret);
+    expect(b.c.notify.email.password).toBe('pw');
+    expect([b.f.mode, b.f.owner]).toEqual(['0640', 'root:tandem']);
+  });
   it('a new agent build changes only agent.js', () => {
     const installed = parseProbe(['node=/usr/bin/node', 'systemd=0', ...files.map((f) => `sha:${f.path}=${sha256(f.content)}`)].join('\n'));
     const next = desiredFiles({ inv, site: 'ams', probe, control: INSTALL_DEFAULT, agentJs: Buffer.from('// agent v2\n'), parentPublicKey: fakeKey(7, 'tandem@chi') });

@@ -1,0 +1,318 @@
+/**
+ * Owns what a failover (and `service`, `failback`, `mirror refresh`) does on hosts over SSH: one
+ * session per host kept for the whole operation (a handshake costs more than most steps), a probe
+ * of each host's agent (config, epoch, applied position, sync key), the dataDir digest, service
+ * start/stop, rewriting a host's agent config and authorized_keys for a new layout, and copying
+ * what differs from a fresher survivor. Every remote argument is shell-quoted; errors name the
+ * host and the step.
+ */
+import * as net from 'node:net';
+import type { AgentConfig, AgentStatus } from '../../agent/src/contract';
+import type { Inventory, InventoryHost } from '../../model/inventory';
+import { buildAgentConfig, configFileMode, renderConfig } from '../hosts/config';
+import { asRoot, CONFIG_JSON, startScript, type Supervision } from '../hosts/hostfiles';
+import { hostOf } from '../hosts/inventory-check';
+import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY, authorizedKeyLine, authorizedKeysFile, epochQueryLine } from '../hosts/keys';
+import { step, type Connector, type Remote, type SshSettings } from '../hosts/remote';
+import { sq } from '../ssh/quote';
+
+/** Receiver state as the agent keeps it (agent/src/receiver.ts ReceiverState, the fields used here). */
+export interface ReceiverView {
+  readonly highestEpoch: number;
+  /** Master clock (ms) up to which this host holds every change. */
+  readonly through: number | null;
+  readonly lastAppliedChangeTime: number | null;
+  /** Local clock (ms) of the last frame from the feeder: when the feeder was last heard. */
+  readonly updatedAt: number;
+  readonly sender: string | null;
+}
+
+export interface HostProbe {
+  readonly site: string;
+  readonly config: AgentConfig | null;
+  readonly publicKey: string | null;
+  readonly node: string | null;
+  readonly supervision: Supervision;
+  readonly receiver: ReceiverView | null;
+  /** The daemon's own status.json (read as a file: no node start on the host). */
+  readonly status: AgentStatus | null;
+  /** Sync public keys of other sites found in this host's authorized_keys, by site. */
+  readonly knownKeys: ReadonlyMap<string, string>;
+  /** The host's clock when probed (ms): a status.json older than a few seconds means no daemon. */
+  readonly hostNow: number;
+  readonly fence: { fenced: boolean; reason: string; splitBrainDir?: string | null } | null;
+}
+
+/** Sessions to the hosts of one operation, opened on first use and kept. */
+export class Sessions {
+  private readonly open = new Map<string, Promise<Remote>>();
+  constructor(
+    readonly inv: Inventory,
+    private readonly connect: Connector,
+    readonly ssh: SshSettings,
+  ) {}
+
+  get(site: string): Promise<Remote> {
+    let p = this.open.get(site);
+    if (!p) {
+      p = this.connect(hostOf(this.inv, site), this.ssh);
+      this.open.set(site, p);
+      p.catch(() => this.open.delete(site));
+    }
+    return p;
+  }
+
+  /** Forget a session (the host went away); the next get() connects again. */
+  drop(site: string): void {
+    const p = this.open.get(site);
+    this.open.delete(site);
+    p?.then((r) => r.close()).catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map((p) => p.then((r) => r.close()).catch(() => undefined)));
+  }
+}
+
+const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+
+const PROBE = `H=/var/lib/tandem
+enc() { [ -f "$1" ] && base64 -w0 < "$1"; echo; }
+printf 'config='; enc ${CONFIG_JSON}
+printf 'pub='; enc ${SYNC_KEY}.pub
+printf 'receiver='; enc $H/state/receiver.json
+printf 'fence='; enc $H/state/fence.json
+printf 'keys='; enc ${AUTHORIZED_KEYS}
+echo "node=$(command -v node || true)"
+echo "systemd=$([ -d /run/systemd/system ] && echo 1 || echo 0)"
+printf 'status='; enc $H/state/status.json
+echo "now=$(date +%s%3N)"`;
+
+function parseJson<T>(v: string | undefined): T | null {
+  if (!v) return null;
+  try {
+    return JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+export async function probeHost(r: Remote, h: InventoryHost, timeoutMs: number): Promise<HostProbe> {
+  const out = (await step(r, 'reading the agent state', asRoot(h.user, PROBE), { timeoutMs })).stdout;
+  const kv = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  const keysOf = new Map<string, string>();
+  const ak = kv.get('keys') ? Buffer.from(kv.get('keys')!, 'base64').toString('utf8') : '';
+  for (const line of ak.split('\n')) {
+    // "<options> ssh-ed25519 <body> tandem@<site>" (receive lines) or "... tandem-epoch@<site>" (query lines)
+    const m = /(ssh-ed25519 [A-Za-z0-9+/=]+) tandem(?:-epoch)?@([a-z][a-z0-9-]*)\s*$/.exec(line);
+    if (m) keysOf.set(m[2], m[1]);
+  }
+  const pub = kv.get('pub') ? Buffer.from(kv.get('pub')!, 'base64').toString('utf8').trim() : null;
+  return {
+    site: h.site,
+    config: parseJson<AgentConfig>(kv.get('config')),
+    publicKey: pub || null,
+    node: kv.get('node') || null,
+    supervision: kv.get('systemd') === '1' ? 'systemd' : 'lab',
+    receiver: parseJson<ReceiverView>(kv.get('receiver')),
+    status: parseJson<AgentStatus>(kv.get('status')),
+    hostNow: Number(kv.get('now')) || Date.now(),
+    knownKeys: keysOf,
+    fence: parseJson(kv.get('fence')),
+  };
+}
+
+export interface Digest {
+  readonly digest: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly entries?: Record<string, string>;
+}
+
+/** The agent's digest of the host's dataDir (agent.js digest): equal digests = equal data. */
+export async function digestOf(r: Remote, h: InventoryHost, timeoutMs: number, list = false): Promise<Digest> {
+  const res = await step(r, 'computing the dataDir digest', asRoot(h.user, `node ${AGENT_JS} digest${list ? ' --list' : ''}`), { timeoutMs });
+  try {
+    return JSON.parse(res.stdout) as Digest;
+  } catch {
+    throw new Error(`${h.site}: agent.js digest printed no JSON (${res.stdout.slice(0, 120)}); the agent may be older than this tandem: run tandem agent upgrade`);
+  }
+}
+
+/** Runs the topology's service.start / service.stop on a host. */
+export async function runService(r: Remote, h: InventoryHost, inv: Inventory, verb: 'start' | 'stop', timeoutMs: number): Promise<string> {
+  const cmd = verb === 'start' ? inv.service.start : inv.service.stop;
+  const res = await step(r, `service ${verb} (${cmd})`, asRoot(h.user, cmd), { timeoutMs });
+  return (res.stdout.trim() || res.stderr.trim()).split('\n').slice(-1)[0] ?? '';
+}
+
+/** Does something accept TCP connections at address:port within timeoutMs? */
+export function answers(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: address, port });
+    const done = (ok: boolean) => {
+      s.removeAllListeners();
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** Polls `answers` until true or the deadline; resolves with when it first answered (ms), or null. */
+export async function waitAnswers(address: string, port: number, deadlineMs: number, everyMs = 25): Promise<number | null> {
+  while (Date.now() < deadlineMs) {
+    if (await answers(address, port, Math.min(1000, Math.max(50, deadlineMs - Date.now())))) return Date.now();
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return null;
+}
+
+export interface Reconfigure {
+  readonly epoch: number;
+  /** Public keys of sites (for the authorized_keys of their children), from the probes. */
+  readonly publicKeys: ReadonlyMap<string, string>;
+  readonly probe: HostProbe;
+  /** This host's role changed from master to mirror: its dataDir becomes the receiver's (tandem). */
+  readonly demoted: boolean;
+  /** Extra shell run before the daemon is signalled (fence clean-up). */
+  readonly extra?: string;
+}
+
+/**
+ * Writes the host's config.json (role, feeder, children, epoch of the new layout; every feed
+ * running) and authorized_keys (its new feeder's sync key only), then has the daemon re-read them.
+ * Returns what was written.
+ */
+export async function reconfigureHost(r: Remote, inv: Inventory, site: string, o: Reconfigure, timeoutMs: number): Promise<string[]> {
+  const h = hostOf(inv, site);
+  // The alert channels stay what the host has (every host carries them: scripts/hosts/config.ts).
+  const cfg = buildAgentConfig(inv, site, { epoch: o.epoch, paused: false, pausedChildren: [] }, o.probe.config?.notify ?? null);
+  const config = renderConfig(cfg);
+  const parts: string[] = ['set -eu'];
+  const wrote: string[] = [`config.json (${h.role}${h.feedFrom ? ` fed by ${h.feedFrom}` : ''}, epoch ${o.epoch})`];
+  const put = (file: string, text: string, fm = { mode: '0644', owner: 'root:root' }) =>
+    parts.push(`t=$(mktemp ${sq(file)}.XXXXXX); printf %s ${sq(b64(text))} | base64 -d > "$t"; chmod ${fm.mode} "$t"; chown ${fm.owner} "$t"; mv -f "$t" ${sq(file)}`);
+  put(CONFIG_JSON, config, configFileMode(cfg));
+  let keys: string | null = null;
+  const parentPub = h.feedFrom ? o.publicKeys.get(h.feedFrom) : null;
+  if (o.probe.node && (!h.feedFrom || parentPub)) {
+    const lines = h.feedFrom ? [authorizedKeyLine({ parentSite: h.feedFrom, parentAddress: hostOf(inv, h.feedFrom).address, publicKey: parentPub!, node: o.probe.node })] : [];
+    // Every other site may ask this host for its epoch (and nothing else): how a master that
+    // comes back learns it was replaced (agent/src/fence.ts).
+    const askers = inv.hosts.filter((x) => x.site !== site && x.site !== h.feedFrom && o.publicKeys.has(x.site));
+    for (const x of askers) lines.push(epochQueryLine(x, o.publicKeys.get(x.site)!, o.probe.node));
+    keys = authorizedKeysFile(lines);
+    wrote.push(`authorized_keys (${h.feedFrom ? `${h.feedFrom}'s sync key` : 'no feeder'}; epoch queries from ${askers.map((x) => x.site).join(', ') || 'nobody'})`);
+  }
+  if (keys !== null) put(AUTHORIZED_KEYS, keys);
+  if (o.demoted) {
+    parts.push(`D=${sq(h.dataDir)}; [ -d "$D" ] && chown -R tandem:tandem "$D" || true`);
+    wrote.push('dataDir re-owned for the receiver');
+  }
+  if (o.extra) parts.push(o.extra);
+  parts.push(startScript(o.probe.supervision, { restart: false, reload: true, unitChanged: false }).replace(/^set -eu\n/, ''));
+  await step(r, 'writing the new layout', asRoot(h.user, parts.join('\n')), { timeoutMs });
+  return wrote;
+}
+
+
+/** Shell that installs the boot fence hook and marks this boot confirmed (the host is master by a failover or by the operator now). */
+export function fenceHookScript(reason: string): string {
+  const hook = `#!/bin/sh
+# Managed by tandem (failover / service start): before a master that comes back feeds anyone, ask
+# the other sites whether a higher epoch exists (agent.js fence; see agent/src/fence.ts).
+[ -f ${AGENT_JS} ] || exit 0
+exec node ${AGENT_JS} fence >>/var/lib/tandem/log/fence.log 2>&1
+`;
+  const state = JSON.stringify({ fenced: false, reason, at: new Date().toISOString() });
+  return `mkdir -p /var/lib/tandem/boot.d /run/tandem-fence
+printf %s ${sq(b64(hook))} | base64 -d > /var/lib/tandem/boot.d/.40-tandem-fence.tmp && chmod 0755 /var/lib/tandem/boot.d/.40-tandem-fence.tmp && mv -f /var/lib/tandem/boot.d/.40-tandem-fence.tmp /var/lib/tandem/boot.d/40-tandem-fence
+printf %s ${sq(state)} > /run/tandem-fence/state.json; chmod 0644 /run/tandem-fence/state.json`;
+}
+
+/**
+ * Makes `to`'s dataDir hold what `from` holds, through this machine (neither host's sync key is
+ * authorized on the other): only entries whose hashes differ are copied; entries `to` has that
+ * `from` lacks are left (the survivor is never behind the target here, so nothing of value goes).
+ */
+export async function copyDifferences(src: { r: Remote; h: InventoryHost }, dst: { r: Remote; h: InventoryHost }, timeoutMs: number): Promise<{ files: number; bytes: number }> {
+  const [a, b] = await Promise.all([digestOf(src.r, src.h, timeoutMs, true), digestOf(dst.r, dst.h, timeoutMs, true)]);
+  const want = a.entries ?? {};
+  const have = b.entries ?? {};
+  let files = 0;
+  let bytes = 0;
+  for (const rel of Object.keys(want).sort()) {
+    const e = want[rel];
+    if (have[rel] === e) continue;
+    const target = `${dst.h.dataDir.replace(/\/+$/, '')}/${rel}`;
+    if (e === 'd') {
+      await step(dst.r, `catch-up: mkdir ${rel}`, asRoot(dst.h.user, `mkdir -p ${sq(target)} && chown tandem:tandem ${sq(target)} 2>/dev/null || true`), { timeoutMs });
+      continue;
+    }
+    if (e.startsWith('l:')) {
+      await step(dst.r, `catch-up: link ${rel}`, asRoot(dst.h.user, `ln -sfn ${sq(e.slice(2))} ${sq(target)}`), { timeoutMs });
+      continue;
+    }
+    const got = await step(src.r, `catch-up: reading ${rel}`, asRoot(src.h.user, `base64 -w0 < ${sq(`${src.h.dataDir.replace(/\/+$/, '')}/${rel}`)}`), { timeoutMs });
+    const body = Buffer.from(got.stdout.trim(), 'base64');
+    await step(
+      dst.r,
+      `catch-up: writing ${rel}`,
+      asRoot(dst.h.user, `set -eu; mkdir -p "$(dirname ${sq(target)})"; t=${sq(`${target}.tandem-catchup`)}; cat > "$t"; chown tandem:tandem "$t" 2>/dev/null || true; mv -f "$t" ${sq(target)}`),
+      { stdin: body, timeoutMs },
+    );
+    files++;
+    bytes += body.length;
+  }
+  return { files, bytes };
+}
+
+/**
+ * Lets every site ask every other host its epoch (the boot fence's channel, agent/src/fence.ts):
+ * on each reachable host, authorized_keys keeps its feeder's receive line and gets one query line
+ * per other site whose sync key is known. Run by `service start` (so a master that reboots before
+ * any failover can still confirm) and, through reconfigureHost, by every failover. Returns the
+ * sites it could not update.
+ */
+export async function authorizeEpochQueries(inv: Inventory, sessions: Sessions, timeoutMs: number): Promise<string[]> {
+  const probes = await Promise.all(
+    inv.hosts.map(async (h) => {
+      try {
+        return await probeHost(await sessions.get(h.site), h, timeoutMs);
+      } catch {
+        sessions.drop(h.site);
+        return null;
+      }
+    }),
+  );
+  const keys = new Map<string, string>();
+  for (const p of probes) for (const [k, v] of p?.knownKeys ?? []) keys.set(k, v);
+  for (const p of probes) if (p?.publicKey) keys.set(p.site, p.publicKey);
+  const missed: string[] = [];
+  await Promise.all(
+    inv.hosts.map(async (h, i) => {
+      const p = probes[i];
+      if (!p || !p.node) return void missed.push(h.site);
+      const lines = inv.hosts.filter((x) => x.site !== h.site && x.site !== h.feedFrom && keys.has(x.site)).map((x) => epochQueryLine(x, keys.get(x.site)!, p.node!));
+      const script = `set -eu
+f=${AUTHORIZED_KEYS}; t=$(mktemp "$f.XXXXXX")
+{ [ -f "$f" ] && grep -v ' tandem-epoch@' "$f" || true; printf %s ${sq(b64(lines.map((l) => `${l}\n`).join('')))} | base64 -d; } > "$t"
+chmod 0644 "$t"; chown root:root "$t"; mv -f "$t" "$f"`;
+      try {
+        await step(await sessions.get(h.site), 'authorizing epoch queries', asRoot(h.user, script), { timeoutMs });
+      } catch {
+        missed.push(h.site);
+      }
+    }),
+  );
+  return missed;
+}

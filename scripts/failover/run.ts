@@ -1,0 +1,374 @@
+/**
+ * Owns carrying out a failover (planned switchover, unplanned failover, failback): probe every
+ * host, decide (./plan.ts), fence the old master's feed by raising the epoch on every reachable
+ * host, promote, move the service address through the driver, start the service, re-root the
+ * mirror tree, record the live layout in the stack file and the journal. Every input problem is
+ * found before anything changes (FailoverInputError, exit 2).
+ */
+import type { Inventory, InventoryHost } from '../../model/inventory';
+import { applyLive, type LiveLayout } from '../../model/live';
+import type { Topology } from '../../model/topology/types';
+import { applyLiveToInventory } from '../hosts/target';
+import type { Connector, Remote, SshSettings } from '../hosts/remote';
+import { mapParallel } from '../hosts/parallel';
+import type { AddressDriver } from './drivers/types';
+import { answers, copyDifferences, digestOf, fenceHookScript, probeHost, reconfigureHost, runService, Sessions, waitAnswers, type HostProbe } from './hosts';
+import { Journal, journalDir, saveRecord, type JournalRecord } from './journal';
+import { writeLive } from './live-store';
+import { chooseTarget, checkTo, FailoverInputError, masterHost, nextEpoch, nextLive, type HostView } from './plan';
+import { sq } from '../ssh/quote';
+import { asRoot } from '../hosts/hostfiles';
+
+export interface FailoverRequest {
+  readonly inventory: Inventory;
+  /** The stack file's topology and path: the live layout is recorded there. */
+  readonly topology: Topology;
+  readonly stackFile: string;
+  readonly live: LiveLayout | null;
+  readonly to?: string;
+  readonly planned: boolean;
+  readonly kind?: 'failback';
+  readonly connect: Connector;
+  readonly ssh: SshSettings;
+  readonly driver: () => AddressDriver;
+  /** Progress lines (stderr). */
+  readonly log: (line: string) => void;
+  /** Asked once everything is checked and before anything changes; false = abort (exit 1). */
+  readonly confirm?: (summary: string) => Promise<boolean>;
+  /** When the fault happened (drills, tests): the RTO is counted from it. */
+  readonly faultAt?: number;
+  /** When the command started (the process start, for the CLI): the RTO without a fault counts from it. */
+  readonly commandAt?: number;
+  /** Deadline for the drain-and-verify of a planned switchover. @default 30 s */
+  readonly drainTimeoutMs?: number;
+  /** How long to wait for the service on the service address. @default 30 s */
+  readonly serviceTimeoutMs?: number;
+}
+
+export interface FailoverResult {
+  readonly ok: boolean;
+  readonly record: JournalRecord;
+  readonly journalFile: string;
+  readonly live: LiveLayout | null;
+  readonly liveHint: string | null;
+  readonly inventory: Inventory;
+}
+
+const STEP_MS = 30_000;
+
+interface Seen {
+  probe: HostProbe | null;
+  error: string | null;
+}
+
+function viewOf(site: string, s: Seen): HostView {
+  const p = s.probe;
+  const rv = p?.receiver;
+  const position = rv ? (rv.through ?? rv.lastAppliedChangeTime ?? null) : null;
+  const epoch = Math.max(p?.config?.epoch ?? 0, rv?.highestEpoch ?? 0, p?.status?.epoch ?? 0);
+  const fresh = !!p?.status && p.hostNow - Date.parse(p.status.updatedAt) < 5_000;
+  return { site, reachable: !!p, position, epoch, agentRunning: fresh && !!p?.status?.running };
+}
+
+async function probeAll(inv: Inventory, sessions: Sessions, timeoutMs: number): Promise<Map<string, Seen>> {
+  const res = await mapParallel(inv.hosts, inv.hosts.length, async (h) => probeHost(await sessions.get(h.site), h, timeoutMs));
+  const out = new Map<string, Seen>();
+  inv.hosts.forEach((h, i) => {
+    const r = res[i];
+    if (r.ok) out.set(h.site, { probe: r.value, error: null });
+    else {
+      sessions.drop(h.site);
+      out.set(h.site, { probe: null, error: r.error.message.split('\n')[0] });
+    }
+  });
+  return out;
+}
+
+async function waitSsh(inv: Inventory, sessions: Sessions, h: InventoryHost, deadline: number): Promise<HostProbe> {
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      return await probeHost(await sessions.get(h.site), h, STEP_MS);
+    } catch (e) {
+      sessions.drop(h.site);
+      last = (e as Error).message.split('\n')[0];
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`${h.site} did not answer over SSH (pinned host key) within the deadline after power-on: ${last}`);
+}
+
+/** Runs one failover. Throws FailoverInputError (nothing changed) for bad input. */
+export async function runFailover(req: FailoverRequest): Promise<FailoverResult> {
+  const inv = req.inventory;
+  checkTo(inv, req.to);
+  const master = masterHost(inv);
+  const sessions = new Sessions(inv, req.connect, { ...req.ssh, retries: 0 });
+  const kind: JournalRecord['kind'] = req.kind ?? (req.planned ? 'planned' : 'unplanned');
+  const journal = new Journal(inv.customer, kind, master.site, req.to ?? '?', req.faultAt ?? null, req.log, req.commandAt);
+  let live: LiveLayout | null = null;
+  let liveHint: string | null = null;
+  let next = inv;
+  let error: string | null = null;
+  let ok = false;
+  let changed = false;
+  try {
+    // ---- look (nothing changes until the confirmation) ----
+    const seen = await journal.step(
+      'probe every host',
+      () => probeAll(inv, sessions, Math.min(req.ssh.timeoutMs, 10_000)),
+      (m) => [...m].map(([s, v]) => `${s} ${v.probe ? `epoch ${viewOf(s, v).epoch}` : 'unreachable'}`).join(', '),
+    );
+    const views = new Map([...seen].map(([s, v]) => [s, viewOf(s, v)] as const));
+    const mv = views.get(master.site)!;
+    if (req.planned && !mv.reachable) {
+      throw new FailoverInputError(
+        `the master ${master.site} is unreachable (${seen.get(master.site)!.error}); a planned switchover needs it. For an unplanned failover run this again without --planned`,
+      );
+    }
+    if (!req.planned && mv.reachable && mv.agentRunning) {
+      throw new FailoverInputError(
+        `the master ${master.site} is reachable and its agent is running; for a maintenance switchover add --planned (it stops the service and verifies the data first). ` +
+          `An unplanned failover is for a master that is down.`,
+      );
+    }
+    const choice = chooseTarget(inv, views, req.to);
+    const target = choice.target;
+    journal.to = target.site;
+    const tView = views.get(target.site)!;
+    if (!tView.reachable && target.failover !== 'cold') {
+      throw new FailoverInputError(
+        `--to ${target.site}: ${target.site} is unreachable (${seen.get(target.site)!.error}) and is not a cold mirror tandem could power on; bring it back or choose another mirror`,
+      );
+    }
+    const epoch = nextEpoch(views.values(), req.live);
+    journal.epoch = epoch;
+    const unreachable = inv.hosts.filter((h) => !views.get(h.site)!.reachable && h.site !== target.site);
+    const summary =
+      `${kind} failover of "${inv.customer}": ${master.site} -> ${target.site} (${choice.why}), epoch ${epoch}` +
+      `${choice.catchUpFrom ? `; ${target.site} first catches up from ${choice.catchUpFrom}` : ''}` +
+      `${unreachable.length ? `; unreachable: ${unreachable.map((h) => h.site).join(', ')}` : ''}`;
+    req.log(summary);
+    if (req.confirm && !(await req.confirm(summary))) throw new Error('aborted at the prompt; nothing was changed');
+
+    // ---- act ----
+    changed = true;
+    const driver = req.driver();
+    let tProbe = seen.get(target.site)!.probe;
+    if (!tProbe) {
+      await journal.step(
+        `power on ${target.site} (cold)`,
+        () => driver.powerOn(target),
+        (s) => s.map((x) => x.detail).join('; '),
+      );
+      tProbe = await journal.step(
+        `wait for SSH on ${target.site}`,
+        () => waitSsh(inv, sessions, target, Date.now() + 60_000),
+        () => 'pinned host key verified',
+      );
+      seen.set(target.site, { probe: tProbe, error: null });
+    }
+    const tr = await sessions.get(target.site);
+
+    if (req.planned) {
+      const mr = await sessions.get(master.site);
+      await journal.step(
+        `stop the service on ${master.site}`,
+        () => runService(mr, master, inv, 'stop', STEP_MS),
+        (o) => o,
+      );
+      // Drain and verify in one: the digests of dataDir on both are equal once every change
+      // the master made has been applied on the target.
+      const deadline = Date.now() + (req.drainTimeoutMs ?? 30_000);
+      const d = await journal
+        .step(
+          `drain and verify ${target.site} = ${master.site} (dataDir digest)`,
+          async () => {
+            for (;;) {
+              const [a, b] = await Promise.all([digestOf(mr, master, STEP_MS), digestOf(tr, target, STEP_MS)]);
+              if (a.digest === b.digest) return a;
+              const last = `${master.site} ${a.files} files ${a.bytes} bytes ${a.digest.slice(0, 12)}; ${target.site} ${b.files} files ${b.bytes} bytes ${b.digest.slice(0, 12)}`;
+              if (Date.now() > deadline) throw new Error(`${target.site} does not hold the master's data after ${(req.drainTimeoutMs ?? 30_000) / 1000} s (${last})`);
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          },
+          (a) => `equal: ${a.files} files, ${a.bytes} bytes, sha256 ${a.digest.slice(0, 16)}`,
+        )
+        .catch(async (e) => {
+          // Not verified: nothing was promoted; the service goes back on the master.
+          await journal
+            .step(
+              `restart the service on ${master.site} (switchover abandoned)`,
+              () => runService(mr, master, inv, 'start', STEP_MS),
+              (o) => o,
+            )
+            .catch(() => undefined);
+          throw e;
+        });
+      journal.dataAtRisk = { seconds: 0, bytes: 0, basis: `verified equal before promotion (${d.files} files)` };
+    } else {
+      if (choice.catchUpFrom) {
+        const src = inv.hosts.find((h) => h.site === choice.catchUpFrom)!;
+        const sr = await sessions.get(src.site);
+        await journal.step(
+          `catch up ${target.site} from ${src.site} (fresher survivor)`,
+          () => copyDifferences({ r: sr, h: src }, { r: tr, h: target }, STEP_MS),
+          (c) => `${c.files} files, ${c.bytes} bytes copied`,
+        );
+      }
+      const rv = tProbe.receiver;
+      const through = rv?.through ?? rv?.lastAppliedChangeTime ?? null;
+      const heard = rv?.updatedAt ?? null;
+      const lost = req.faultAt ?? heard;
+      journal.dataAtRisk = {
+        seconds: through !== null && lost !== null ? Math.max(0, (lost - through) / 1000) : null,
+        bytes: null,
+        basis:
+          through === null
+            ? `${target.site} has no applied position: everything since its seed may be missing`
+            : `${target.site} held every change up to ${new Date(through).toISOString()}; ${master.site} was last heard ${lost ? new Date(lost).toISOString() : '?'}`,
+      };
+      if (mv.reachable) {
+        // Its agent is dead but the host answers: make sure it does not serve.
+        const mr = await sessions.get(master.site);
+        await journal
+          .step(
+            `stop the service on ${master.site}`,
+            () => runService(mr, master, inv, 'stop', STEP_MS),
+            (o) => o,
+          )
+          .catch((e) => journal.missed.push({ site: master.site, why: `service stop: ${(e as Error).message.split('\n')[0]}` }));
+      }
+    }
+
+    // ---- the new layout ----
+    const reason =
+      req.kind === 'failback' ? `failback ${master.site} -> ${target.site}` : req.planned ? `planned switchover ${master.site} -> ${target.site}` : `unplanned failover: ${master.site} down`;
+    const oldMasterDone = { v: false };
+    const draft = nextLive({ epoch, master: target.site, reason, fenced: [] });
+    next = applyLiveToInventory(inv, req.topology, draft);
+    // applyLive works from the stack file's topology: check the layout it gives has target as master.
+    if (applyLive(req.topology, draft).sites.find((s) => s.role === 'master')?.name !== target.site) throw new Error('internal: the live layout does not make the target master');
+    // Sync keys: each host's own, and those found authorized on others (a dead master's key is
+    // still in its children's authorized_keys): every site may then ask every host its epoch.
+    const keys = new Map<string, string>();
+    for (const [, v] of seen) for (const [k, pub] of v.probe?.knownKeys ?? []) keys.set(k, pub);
+    for (const [s, v] of seen) if (v.probe?.publicKey) keys.set(s, v.probe.publicKey);
+    const reconf = async (h: InventoryHost) => {
+      const p = seen.get(h.site)!.probe!;
+      const r = await sessions.get(h.site);
+      const demoted = h.site === master.site;
+      const extra = h.site === target.site ? fenceHookScript(`promoted by ${kind} failover at epoch ${epoch}`) : undefined;
+      const w = await reconfigureHost(r, next, h.site, { epoch, publicKeys: keys, probe: p, demoted, extra }, STEP_MS);
+      if (demoted) oldMasterDone.v = true;
+      return w;
+    };
+    const toHost = next.hosts.find((h) => h.site === target.site)!;
+    const fromHost = inv.vip ? (inv.hosts.find((h) => h.site === inv.vip!.holder) ?? null) : master;
+    const others = next.hosts.filter((h) => h.site !== target.site && !(req.planned && h.site === master.site));
+    const addr = inv.vip?.address ?? toHost.address;
+    const port = inv.service.healthPort;
+    // All at once: the address, every other mirror, and (planned) the old master's demotion next to
+    // the target's promotion. The service starts once both of those are done: until the old master
+    // stops feeding, whatever it sends (a verify repair) could overwrite the new master's writes.
+    // Other mirrors are not waited for: one that hangs must not hold the service back.
+    const vipP = journal.step(
+      `move the service address to ${target.site}`,
+      () => driver.moveServiceAddress(fromHost, toHost),
+      (s) => s.map((x) => `${x.action}: ${x.detail}`).join('; '),
+    );
+    const othersP = journal.step(
+      'raise the epoch and re-root every other reachable host',
+      async () => {
+        const res = await mapParallel(others, others.length || 1, async (h) => {
+          if (!seen.get(h.site)!.probe) throw new Error(seen.get(h.site)!.error ?? 'unreachable');
+          return reconf(h);
+        });
+        const done: string[] = [];
+        res.forEach((r, i) => {
+          if (r.ok) done.push(others[i].site);
+          else journal.missed.push({ site: others[i].site, why: r.error.message.split('\n')[0] });
+        });
+        return done;
+      },
+      (d) => `${d.length ? d.join(', ') : 'none'} reconfigured${journal.missed.length ? `; missed: ${journal.missed.map((m) => m.site).join(', ')}` : ''}`,
+    );
+    const demoteP = req.planned
+      ? journal
+          .step(
+            `demote ${master.site} (mirror of ${target.site}, epoch ${epoch})`,
+            () => reconf(master),
+            (w) => w.join(', '),
+          )
+          .catch((e) => {
+            journal.missed.push({ site: master.site, why: `demotion: ${(e as Error).message.split('\n')[0]}` });
+          })
+      : Promise.resolve();
+    // Handled at once (a rejection left for later would end the process), checked below.
+    const vipDone = vipP.then(
+      () => null,
+      (e: Error) => e,
+    );
+    const othersDone = othersP.catch(() => undefined);
+    await Promise.all([
+      journal.step(
+        `promote ${target.site} (master, epoch ${epoch})`,
+        () => reconf(target),
+        (w) => w.join(', '),
+      ),
+      demoteP,
+    ]);
+    const vipError = await vipDone;
+    if (vipError) throw new Error(`the service address could not be moved to ${target.site}: ${vipError.message}`);
+    await journal.step(
+      `start the service on ${target.site}`,
+      () => runService(tr, toHost, next, 'start', STEP_MS),
+      (o) => o,
+    );
+    const answered = await journal.step(
+      `service answers on ${addr}:${port}`,
+      async () => {
+        const t = await waitAnswers(addr, port, Date.now() + (req.serviceTimeoutMs ?? 30_000));
+        if (t === null) throw new Error(`nothing answers on ${addr}:${port} after ${(req.serviceTimeoutMs ?? 30_000) / 1000} s; check the service's start command on ${target.site}`);
+        return t;
+      },
+      () => 'answering',
+    );
+    await othersDone;
+    journal.serviceAnsweredAt = answered;
+
+    const fenced = oldMasterDone.v ? [] : [master.site];
+    live = nextLive({ epoch, master: target.site, reason, fenced });
+    next = applyLiveToInventory(inv, req.topology, live);
+    liveHint = await journal.step(
+      'record the live layout in the stack file',
+      async () => writeLive(req.stackFile, live),
+      () => req.stackFile,
+    );
+    ok = true;
+  } catch (e) {
+    error = (e as Error).message;
+    if (e instanceof FailoverInputError || !changed) {
+      await sessions.closeAll();
+      throw e;
+    }
+  }
+  // Sessions are closed below, after the journal went to the hosts.
+  const record = journal.record(ok, error);
+  const journalFile = saveRecord(journalDir(inv.customer, inv.source), record);
+  // The journal on every host reached (best effort, after the clock stopped).
+  const text = Buffer.from(JSON.stringify(record, null, 2) + '\n');
+  await mapParallel(inv.hosts, inv.hosts.length, async (h) => {
+    const r: Remote = await Promise.race([sessions.get(h.site), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 3000))]);
+    await r.exec(asRoot(h.user, `mkdir -p /var/lib/tandem/journal && cat > ${sq(`/var/lib/tandem/journal/${record.id}.json`)}`), { stdin: text, timeoutMs: 5000 });
+  });
+  await sessions.closeAll();
+  return { ok, record, journalFile, live, liveHint, inventory: next };
+}
+
+/** Whether the service answers on the master's address and on the VIP. */
+export async function serviceAnswers(inv: Inventory, master: InventoryHost): Promise<{ master: boolean; vip: boolean | null }> {
+  const port = inv.service.healthPort;
+  const [m, v] = await Promise.all([answers(master.address, port), inv.vip ? answers(inv.vip.address, port) : Promise.resolve(null)]);
+  return { master: m, vip: v };
+}
