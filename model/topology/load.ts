@@ -23,6 +23,9 @@ import {
   type FailoverMode,
   type Issue,
   type LabSiteSpec,
+  type EmailSpec,
+  type NotifySpec,
+  type WebhookSpec,
   type Provider,
   type ServiceSpec,
   type Site,
@@ -145,7 +148,10 @@ function err(p: string, message: string): Issue {
 
 const TOP_KEYS = ['config', 'encryptionsalt', 'secretsprovider', 'encryptedkey'];
 const TANDEM_KEYS = ['tandem:customer', 'tandem:topology', LIVE_KEY];
-const TOPOLOGY_KEYS = ['dataDir', 'exclude', 'service', 'adminCidrs', 'allowOpenSsh', 'adminKeys', 'dns', 'sites'];
+const TOPOLOGY_KEYS = ['dataDir', 'exclude', 'service', 'adminCidrs', 'allowOpenSsh', 'adminKeys', 'dns', 'sites', 'notify'];
+const NOTIFY_KEYS = ['webhooks', 'email', 'reminderMin', 'announceLeadMin'];
+const WEBHOOK_KEYS = ['url', 'tokenEnv'];
+const EMAIL_KEYS = ['smtp', 'from', 'to', 'user', 'passwordEnv'];
 const SERVICE_KEYS = ['start', 'stop', 'healthPort'];
 const DNS_KEYS = ['zone', 'name', 'ttl'];
 const SITE_KEYS = [
@@ -278,19 +284,20 @@ class Validator {
     const adminCidrs = this.adminCidrs(t.adminCidrs, allowOpenSsh);
     const adminKeys = this.adminKeys(t.adminKeys);
     const dns = this.dns(t.dns);
+    const notify = this.notify(t.notify);
     const parsed = this.sites(t.sites, yp);
     if (parsed) this.crossChecks(parsed.sites, parsed.raw, parsed.complete);
     if (adminKeys && adminKeys.length === 0 && parsed?.sites.some((s) => s.provider !== 'offcloud')) {
       this.warn('adminKeys', `adminKeys is empty: nobody could log in to the cloud hosts \`pulumi up\` creates, so it will refuse; add your public key, e.g. adminKeys: ["ssh-ed25519 AAAA... you@laptop"] (the local lab does not need it)`);
     }
 
-    if (customer === undefined || dataDir === undefined || !service || !adminCidrs || !adminKeys || dns === undefined || !parsed?.complete) {
+    if (customer === undefined || dataDir === undefined || !service || !adminCidrs || !adminKeys || dns === undefined || notify === undefined || !parsed?.complete) {
       return undefined;
     }
     // `relayVia: <the master>` means the same as no relayVia; one spelling downstream.
     const masterName = parsed.sites.find((x) => x.role === 'master')?.name;
     const sites = parsed.sites.map((x) => (x.role === 'mirror' && x.relayVia === masterName ? { ...x, relayVia: null } : x));
-    return { customer, dataDir, exclude, service, adminCidrs, allowOpenSsh, adminKeys, dns, sites };
+    return { customer, dataDir, exclude, service, adminCidrs, allowOpenSsh, adminKeys, dns, sites, ...(notify ? { notify } : {}) };
   }
 
   private customer(v: unknown, stackName: string | undefined): string | undefined {
@@ -426,6 +433,160 @@ class Validator {
       ok = false;
     }
     return ok ? { zone: zone!.replace(/\.$/, ''), name: name!.replace(/\.$/, ''), ttl } : undefined;
+  }
+
+  /** `notify:` channels. Secrets only by the name of an environment variable, never in clear. */
+  private notify(v: unknown): NotifySpec | null | undefined {
+    if (v === undefined || v === null) return null;
+    const yp = ['config', 'tandem:topology', 'notify'];
+    if (!isObj(v)) {
+      this.error('notify', `notify ${show(v)} is not a mapping; write it as { webhooks: [https://hooks.example.com/tandem], email: { smtp: "smtps://mail.example.com:465", from: tandem@example.com, to: [ops@example.com] } }`);
+      return undefined;
+    }
+    this.unknownKeys(v, NOTIFY_KEYS, 'notify', yp);
+    let ok = true;
+    const webhooks: WebhookSpec[] = [];
+    if (v.webhooks !== undefined && v.webhooks !== null) {
+      if (!Array.isArray(v.webhooks)) {
+        this.error('notify.webhooks', `notify.webhooks ${show(v.webhooks)} is not a list; write it as a list of URLs, e.g. [https://hooks.example.com/tandem]`);
+        ok = false;
+      } else {
+        v.webhooks.forEach((w, i) => {
+          const r = this.webhook(w, `notify.webhooks[${i}]`, [...yp, 'webhooks', i]);
+          if (r) webhooks.push(r);
+          else ok = false;
+        });
+      }
+    }
+    const email = v.email === undefined || v.email === null ? null : this.email(v.email, [...yp, 'email']);
+    if (email === undefined) ok = false;
+    const reminderMin = this.num(v, 'reminderMin', 'notify', { min: 1, max: 10080, integer: true, what: 'the minutes between reminders while DEGRADED' });
+    const lead = this.num(v, 'announceLeadMin', 'notify', { min: 0, max: 10080, integer: true, what: 'the minutes a planned switchover must be announced ahead' });
+    if ((v.reminderMin !== undefined && v.reminderMin !== null && reminderMin === undefined) || (v.announceLeadMin !== undefined && v.announceLeadMin !== null && lead === undefined)) ok = false;
+    if (ok && webhooks.length === 0 && !email) {
+      this.error('notify', `notify has no channel; give webhooks: [<url>] or email: { smtp, from, to }, or remove notify`);
+      ok = false;
+    }
+    if (!ok) return undefined;
+    return { webhooks, email: email ?? null, reminderMin: reminderMin ?? 60, announceLeadMin: lead ?? null };
+  }
+
+  private secretEnv(obj: Obj, key: string, p: string): string | null | undefined {
+    const v = obj[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
+      this.error(`${p}.${key}`, `${p}.${key} ${show(v)} is not an environment variable name; use letters, digits and '_', e.g. TANDEM_SMTP_PASSWORD`);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** A clear-text secret in the stack file: refused by name, without echoing the value. */
+  private clearSecret(obj: Obj, keys: readonly string[], p: string, fix: string): boolean {
+    let found = false;
+    for (const k of keys) {
+      if (obj[k] === undefined) continue;
+      this.error(`${p}.${k}`, `${p}.${k}: a secret must not be written in the stack file in clear; ${fix}`);
+      delete obj[k];
+      found = true;
+    }
+    return found;
+  }
+
+  private httpUrl(v: unknown, p: string): string | undefined {
+    let u: URL | null;
+    try {
+      u = typeof v === 'string' ? new URL(v) : null;
+    } catch {
+      u = null;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname) {
+      this.error(p, `${p} ${typeof v === 'string' ? JSON.stringify(v.replace(/\/\/[^/@]*@/, '//***@')) : show(v)} is not an http(s) URL; write it like https://hooks.example.com/tandem`);
+      return undefined;
+    }
+    if (u.username || u.password) {
+      this.error(p, `${p} carries credentials (user:password@) in clear; remove them from the URL and put a token in an environment variable named by tokenEnv`);
+      return undefined;
+    }
+    const secretParam = [...u.searchParams.keys()].find((k) => /token|secret|password|passwd|key|sig/i.test(k));
+    if (secretParam) {
+      this.error(p, `${p} carries a secret in its query ("${secretParam}=...") in clear; put it in an environment variable and name that variable in tokenEnv`);
+      return undefined;
+    }
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  private webhook(w: unknown, p: string, yp: (string | number)[]): WebhookSpec | undefined {
+    if (typeof w === 'string') {
+      const url = this.httpUrl(w, p);
+      return url ? { url, tokenEnv: null } : undefined;
+    }
+    if (!isObj(w)) {
+      this.error(p, `${p} ${show(w)} is neither a URL nor a mapping; write a URL, or { url: https://..., tokenEnv: TANDEM_WEBHOOK_TOKEN }`);
+      return undefined;
+    }
+    const o = { ...w };
+    const bad = this.clearSecret(o, ['token', 'password', 'secret'], p, 'set tokenEnv to the name of an environment variable holding it');
+    this.unknownKeys(o, WEBHOOK_KEYS, p, yp);
+    if (o.url === undefined || o.url === null) {
+      this.error(`${p}.url`, `${p}.url is missing; give the receiver's http(s) URL`);
+      return undefined;
+    }
+    const url = this.httpUrl(o.url, `${p}.url`);
+    const tokenEnv = this.secretEnv(o, 'tokenEnv', p);
+    if (!url || tokenEnv === undefined || bad) return undefined;
+    return { url, tokenEnv };
+  }
+
+  private email(v: unknown, yp: (string | number)[]): EmailSpec | undefined {
+    const p = 'notify.email';
+    if (!isObj(v)) {
+      this.error(p, `${p} ${show(v)} is not a mapping; write it as { smtp: "smtps://mail.example.com:465", from: tandem@example.com, to: [ops@example.com] }`);
+      return undefined;
+    }
+    const o = { ...v };
+    let ok = !this.clearSecret(o, ['password', 'pass', 'secret'], p, 'set passwordEnv to the name of an environment variable holding it, e.g. passwordEnv: TANDEM_SMTP_PASSWORD');
+    this.unknownKeys(o, EMAIL_KEYS, p, yp);
+    const ADDR_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
+    const smtp = this.str(o, 'smtp', p, { required: true, hint: 'give the relay as smtp://host:port or smtps://host:port, e.g. "smtps://mail.example.com:465"' });
+    if (smtp !== undefined) {
+      const m = /^(smtps?):\/\/([^\s/:@[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\/?$/.exec(smtp);
+      if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
+        const shown = smtp.includes('@') ? 'given with credentials' : JSON.stringify(smtp);
+        this.error(`${p}.smtp`, `${p}.smtp ${shown} is not allowed; write smtp://host:port (STARTTLS) or smtps://host:port (TLS), e.g. "smtps://mail.example.com:465"${smtp.includes('@') ? '; the password goes in an environment variable named by passwordEnv' : ''}`);
+        ok = false;
+      }
+    } else ok = false;
+    const from = this.str(o, 'from', p, { required: true, hint: 'give the sender address, e.g. tandem@example.com' });
+    if (from !== undefined && !ADDR_RE.test(from)) {
+      this.error(`${p}.from`, `${p}.from ${JSON.stringify(from)} is not a mail address; write it like tandem@example.com`);
+      ok = false;
+    } else if (from === undefined) ok = false;
+    const to: string[] = [];
+    if (!Array.isArray(o.to) || o.to.length === 0) {
+      this.error(`${p}.to`, `${p}.to ${show(o.to)} is not allowed; list at least one recipient, e.g. [ops@example.com]`);
+      ok = false;
+    } else {
+      o.to.forEach((a, i) => {
+        if (typeof a !== 'string' || !ADDR_RE.test(a)) {
+          this.error(`${p}.to[${i}]`, `${p}.to[${i}] ${show(a)} is not a mail address; write it like ops@example.com`);
+          ok = false;
+        } else to.push(a);
+      });
+    }
+    const user = o.user === undefined || o.user === null ? null : this.str(o, 'user', p, { required: false, hint: 'give the SMTP login name' });
+    const passwordEnv = this.secretEnv(o, 'passwordEnv', p);
+    if (user === undefined || passwordEnv === undefined) ok = false;
+    if (user && !passwordEnv) {
+      this.error(`${p}.passwordEnv`, `${p}.passwordEnv is missing while user is set; name the environment variable holding the SMTP password, e.g. passwordEnv: TANDEM_SMTP_PASSWORD`);
+      ok = false;
+    }
+    if (passwordEnv && !user) {
+      this.error(`${p}.user`, `${p}.user is missing while passwordEnv is set; give the SMTP login name`);
+      ok = false;
+    }
+    if (!ok) return undefined;
+    return { smtp: smtp!, from: from!, to, user: user ?? null, passwordEnv: passwordEnv ?? null };
   }
 
   /** Every site that parsed, the raw entries, and whether all of them parsed. */

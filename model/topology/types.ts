@@ -113,6 +113,34 @@ export interface Topology {
   readonly adminKeys: readonly string[];
   readonly dns: DnsSpec | null;
   readonly sites: readonly Site[];
+  /** Where alerts and announcements go (`notify:`); absent when the stack has none. */
+  readonly notify?: NotifySpec;
+}
+
+/** A webhook: JSON POST to `url`; a bearer token, if any, read from the environment variable `tokenEnv`. */
+export interface WebhookSpec {
+  readonly url: string;
+  readonly tokenEnv: string | null;
+}
+
+/** Mail through an SMTP relay; the password, if any, read from the environment variable `passwordEnv`. */
+export interface EmailSpec {
+  /** `smtp://host:port` (STARTTLS when offered) or `smtps://host:port`. */
+  readonly smtp: string;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly user: string | null;
+  readonly passwordEnv: string | null;
+}
+
+/** Notify channels. Secrets are never in the stack file: only the names of the variables holding them. */
+export interface NotifySpec {
+  readonly webhooks: readonly WebhookSpec[];
+  readonly email: EmailSpec | null;
+  /** Minutes between reminders while redundancy stays DEGRADED. @default 60 */
+  readonly reminderMin: number;
+  /** A planned switchover or drill must be announced at least this many minutes ahead; null = not required. @default null */
+  readonly announceLeadMin: number | null;
 }
 
 /** One feed edge: `from` sends to `to`. */

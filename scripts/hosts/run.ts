@@ -1,5 +1,7 @@
 /** Glue shared by the agent, mirror and status command handlers: flags -> fleet options. */
+import type { AgentNotify } from '../../agent/src/contract';
 import { CommandError, EXIT } from '../errors';
+import { agentNotify, NotifyConfigError } from '../notify/channels';
 import type { FleetOptions, HostResult } from './install';
 import type { SshOptions, TargetOptions } from './options';
 import { stderrProgress, type Progress } from './parallel';
@@ -16,7 +18,19 @@ export interface RunDeps {
 
 export async function fleetFrom(a: TargetOptions & SshOptions, deps: RunDeps = {}): Promise<{ target: Target; fleet: FleetOptions }> {
   const target = await resolveTarget(a, deps.labReader);
+  // The stack's alert channels go into every host's config.json (secrets from this environment);
+  // without the stack file (--inventory alone) what the hosts already have is kept.
+  let notify: AgentNotify | null | undefined;
+  if (target.topology) {
+    try {
+      notify = target.topology.notify ? agentNotify(target.topology.notify) : null;
+    } catch (e) {
+      if (e instanceof NotifyConfigError) throw new CommandError(`the stack's notify channels need secrets from the environment:\n${e.message}`, EXIT.usage);
+      throw e;
+    }
+  }
   const fleet: FleetOptions = {
+    notify,
     inventory: target.inventory,
     connect: (deps.connector ?? ((t) => connectorFor(t.inventory)))(target),
     ssh: { identity: a.identity, timeoutMs: a.timeout * 1000 },
