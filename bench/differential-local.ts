@@ -69,7 +69,10 @@ export async function runLocal(ops: readonly Op[], rate = RATE, timeoutMs = 20_0
         diffs = compare();
         if (diffs.length && process.env.DIFFLOCAL_LOG) {
           const names = diffs.map((d) => path.basename(d.path));
-          const lines = daemon.log().split('\n').filter((l) => names.some((n) => l.includes(n)) || /warn|error/.test(l));
+          const lines = daemon
+            .log()
+            .split('\n')
+            .filter((l) => names.some((n) => l.includes(n)) || /warn|error/.test(l));
           process.stderr.write(`daemon log (${lines.length} lines about the differing paths, warnings, errors):\n${lines.slice(-40).join('\n')}\n`);
         }
         const run: LocalRun = { outcome: diffs.length ? 'differs' : 'pass', diffs, ms: Date.now() - applied.lastOpAt };
@@ -107,7 +110,7 @@ export async function runLocal(ops: readonly Op[], rate = RATE, timeoutMs = 20_0
 async function minimize(ops: Op[]): Promise<Op[]> {
   let cur = ops;
   for (let chunk = Math.max(1, Math.floor(cur.length / 4)); chunk >= 1; chunk = Math.floor(chunk / 2)) {
-    for (let i = 0; i < cur.length; ) {
+    for (let i = 0; i < cur.length;) {
       const cand = [...cur.slice(0, i), ...cur.slice(i + chunk)];
       const r = await runLocal(cand);
       if (r.outcome !== 'pass') {

@@ -21,9 +21,7 @@ import * as path from 'path';
 import type { Inventory } from '../model/inventory';
 import { labDown, labUp, readLabInventory } from '../scripts/lab';
 import { parseTopology } from '../model/topology/load';
-import {
-  Diff, Op, OpGen, applyOps, buildAgentAt, describeRun, diffStackYaml, formatDiffs, formatOps, observeLab, repairLab, settle, sliceFor, startMirroring,
-} from '../test/support/fsops';
+import { Diff, Op, OpGen, applyOps, buildAgentAt, describeRun, diffStackYaml, formatDiffs, formatOps, observeLab, repairLab, settle, sliceFor, startMirroring } from '../test/support/fsops';
 
 const C = 'difftest-bench';
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -106,7 +104,11 @@ async function run(): Promise<void> {
     const r = await settle({ customer: C, inv, prefix, lastOpAt: a.lastOpAt, timeoutMs: 30_000 });
     const nd = Object.values(r.diffs).reduce((s, d) => s + d.length, 0);
     if (r.equalAfterMs !== null) toEqual.push(r.equalAfterMs);
-    const row = `ops ${done} (chunk ${k}, seed ${SEED + k}): ${r.outcome}, in sync after ${r.inSyncAfterMs ?? '-'} ms, all mirrors equal after ${r.equalAfterMs ?? '-'} ms, differences ${nd} (${Object.entries(r.diffs).map(([s, d]) => `${s} ${d.length}`).join(', ') || 'none'}), entries ${gen.entries}`;
+    const row = `ops ${done} (chunk ${k}, seed ${SEED + k}): ${r.outcome}, in sync after ${r.inSyncAfterMs ?? '-'} ms, all mirrors equal after ${r.equalAfterMs ?? '-'} ms, differences ${nd} (${
+      Object.entries(r.diffs)
+        .map(([s, d]) => `${s} ${d.length}`)
+        .join(', ') || 'none'
+    }), entries ${gen.entries}`;
     rows.push(row);
     log(row);
     if (r.outcome !== 'pass') {
@@ -175,14 +177,24 @@ async function minimize(file: string): Promise<void> {
       cands.map(async (c, i) => {
         const dir = path.join(data('ny'), 'min', names[i]);
         fs.mkdirSync(dir, { recursive: true });
-        return applyOps(dir, c.map((k) => ops[k]), RATE);
+        return applyOps(
+          dir,
+          c.map((k) => ops[k]),
+          RATE,
+        );
       }),
     );
     const lastOpAt = Math.max(...applied.map((a) => a.lastOpAt));
     const r = await settle({ customer: C, inv, prefix: 'min', lastOpAt, timeoutMs: 15_000, lieGraceMs: 2000 });
     const want = (x: Diff) => !WHAT || x.what === WHAT;
     const bad = names.map((n) => Object.values(r.diffs).some((d) => d.some((x) => x.path.split('/')[0] === n && want(x))) || (!WHAT && r.outcome === 'never-in-sync' && r.why.includes(n)));
-    lastDiffs = names.map((n) => Object.fromEntries(Object.entries(r.diffs).map(([s, d]) => [s, d.filter((x) => x.path.split('/')[0] === n).map((x) => ({ ...x, path: x.path.split('/').slice(1).join('/') || '.' }))] as const).filter(([, d]) => d.length)));
+    lastDiffs = names.map((n) =>
+      Object.fromEntries(
+        Object.entries(r.diffs)
+          .map(([s, d]) => [s, d.filter((x) => x.path.split('/')[0] === n).map((x) => ({ ...x, path: x.path.split('/').slice(1).join('/') || '.' }))] as const)
+          .filter(([, d]) => d.length),
+      ),
+    );
     log(`round ${round}: ${cands.length} candidates (sizes ${cands.map((c) => c.length).join(',')}), failing ${bad.filter(Boolean).length}; ${r.outcome}`);
     if (r.outcome === 'never-in-sync') await repairLab(C, inv, 30_000);
     return bad;
@@ -193,10 +205,24 @@ async function minimize(file: string): Promise<void> {
     log('the script did not fail this time (timing?); nothing to minimize');
     return;
   }
-  const paths = [...new Set(Object.values(lastDiffs[0]).flat().filter((d) => !WHAT || d.what === WHAT).map((d) => d.path))].filter((p) => p !== '.' && (!PATH || p === PATH));
+  const paths = [
+    ...new Set(
+      Object.values(lastDiffs[0])
+        .flat()
+        .filter((d) => !WHAT || d.what === WHAT)
+        .map((d) => d.path),
+    ),
+  ].filter((p) => p !== '.' && (!PATH || p === PATH));
   log(`differing paths: ${paths.slice(0, 10).join(' | ')}`);
   // one candidate per differing path's slice: the smallest that still fails wins
-  const slices = [...new Map(paths.slice(0, 12).map((p) => { const s = sliceFor(ops, [p]); return [s.join(','), s] as const; })).values()];
+  const slices = [
+    ...new Map(
+      paths.slice(0, 12).map((p) => {
+        const s = sliceFor(ops, [p]);
+        return [s.join(','), s] as const;
+      }),
+    ).values(),
+  ];
   const sr = slices.length ? await trial(slices) : [];
   let cur = slices.filter((_, i) => sr[i]).sort((a, b) => a.length - b.length)[0] ?? ops.map((_, i) => i);
   log(`starting from ${cur.length} ops`);

@@ -18,12 +18,22 @@ function main(): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-fleet-bench-'));
   try {
     const file = writeCustomersFile(dir, N);
-    const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+    const load = os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tandem'), 'fleet', 'plan', '--customers', file, ...(PARALLEL ? ['--parallel', PARALLEL] : [])], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tandem'), 'fleet', 'plan', '--customers', file, ...(PARALLEL ? ['--parallel', PARALLEL] : [])], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     // cutime + cstime of this process: the command and its plan workers, all waited for.
-    const f = fs.readFileSync('/proc/self/stat', 'utf8').slice(fs.readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ');
+    const f = fs
+      .readFileSync('/proc/self/stat', 'utf8')
+      .slice(fs.readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2)
+      .split(' ');
     const cpu = (Number(f[13]) + Number(f[14])) / 100;
     if (r.status !== 0) {
       process.stderr.write(r.stdout + r.stderr);

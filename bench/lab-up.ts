@@ -37,7 +37,12 @@ async function main(): Promise<void> {
       cold.push(await timed(() => labUp(t)));
       for (let j = 0; j < 2; j++) warm.push(await timed(() => labUp(t)));
       down.push(await timed(() => labDown(CUSTOMER)));
-      process.stderr.write(`run ${i + 1}/${runs}: cold ${cold[i].toFixed(0)} ms, warm ${warm.slice(-2).map((x) => x.toFixed(0)).join('/')} ms, down ${down[i].toFixed(0)} ms\n`);
+      process.stderr.write(
+        `run ${i + 1}/${runs}: cold ${cold[i].toFixed(0)} ms, warm ${warm
+          .slice(-2)
+          .map((x) => x.toFixed(0))
+          .join('/')} ms, down ${down[i].toFixed(0)} ms\n`,
+      );
     }
   } finally {
     await labDown(CUSTOMER);

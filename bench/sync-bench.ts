@@ -319,18 +319,23 @@ async function main(): Promise<void> {
     if (ins.some((x) => x.error)) throw new Error(`install: ${JSON.stringify(ins.map((x) => x.error))}`);
     // Phase A: tandem, continuous, the three mirrors (sea stays out: it is the seed target).
     if (PHASES.includes('tandem')) {
-    await mirrorFleet(o, 'start', MIRRORS);
-    await waitUntil('tandem mirrors in-sync', async () => (await hostStatus('ny')).children.filter((c) => MIRRORS.includes(c.site)).every((c) => c.state === 'in-sync'), 60_000);
-    log(`tandem run (${RUN_S} s)`);
-    results.push(await runWorkload('tandem (continuous)', RUN_S, () => agentDaemonIn('ny')));
-    const st = await hostStatus('ny');
-    log(`tandem status: ${st.children.map((c) => `${c.site}=${c.state}`).join(' ')}`);
-    await mirrorFleet(o, 'stop', []);
-    await sleep(1500);
+      await mirrorFleet(o, 'start', MIRRORS);
+      await waitUntil('tandem mirrors in-sync', async () => (await hostStatus('ny')).children.filter((c) => MIRRORS.includes(c.site)).every((c) => c.state === 'in-sync'), 60_000);
+      log(`tandem run (${RUN_S} s)`);
+      results.push(await runWorkload('tandem (continuous)', RUN_S, () => agentDaemonIn('ny')));
+      const st = await hostStatus('ny');
+      log(`tandem status: ${st.children.map((c) => `${c.site}=${c.state}`).join(' ')}`);
+      await mirrorFleet(o, 'stop', []);
+      await sleep(1500);
     }
 
     // Phase B: lsyncd on the same hosts and workload.
-    for (const [delay, secs] of PHASES.includes('lsyncd') ? ([[1, RUN_S], [15, RUN_S_SLOW]] as const) : []) {
+    for (const [delay, secs] of PHASES.includes('lsyncd')
+      ? ([
+          [1, RUN_S],
+          [15, RUN_S_SLOW],
+        ] as const)
+      : []) {
       log(`lsyncd delay=${delay} run (${secs} s)`);
       const p = startLsyncd(delay, work);
       lsyncds.push(p);
@@ -343,31 +348,46 @@ async function main(): Promise<void> {
 
     // Phase C: initial seed over a 100 Mbit/s capped link.
     if (PHASES.includes('seed')) {
-    log(`seed: writing ${SEED_MIB} MiB of mixed files on the master`);
-    const seedBytes = makeSeed(path.join(data('ny'), 'seed'), SEED_MIB);
-    const masterBytes = duBytes(data('ny'));
-    log(`seed: tandem (mirror start sea) over ${LINK_MBIT} Mbit/s`);
-    const t0 = Date.now();
-    await mirrorFleet(o, 'start', ['sea']);
-    await waitUntil('sea seeded', async () => (await hostStatus('ny')).children.find((c) => c.site === 'sea')?.state === 'in-sync', 600_000);
-    const tTandem = (Date.now() - t0) / 1000;
-    const got = duBytes(data('sea'));
-    seed.push({ label: 'tandem seed, `mirror start` to in-sync', seconds: tTandem, bytes: got, mbit: (got * 8) / tTandem / 1e6 });
-    const agentLog = (await hostExec(C, 'ny', ['sh', '-c', 'grep "link sea: reconcile done" /var/lib/tandem/agent.log | tail -1'])).stdout;
-    const ms = Number(/"ms":(\d+)/.exec(agentLog)?.[1]);
-    if (ms) seed.push({ label: 'tandem seed, its rsync alone (agent log)', seconds: ms / 1000, bytes: got, mbit: (got * 8) / (ms / 1000) / 1e6 });
-    await mirrorFleet(o, 'stop', []);
-    await sleep(1000);
-    execFileSync('sh', ['-c', `find ${data('sea')} -mindepth 1 -maxdepth 1 ! -name .tandem-staging -exec rm -rf {} +`]);
-    log('seed: plain rsync -a over ssh');
-    const kh = path.join(work, 'known_hosts');
-    knownHosts(kh);
-    const t1 = Date.now();
-    execFileSync('ip', ['netns', 'exec', netns('ny'), 'rsync', '-a', '--exclude=.tandem-staging/', '-e', `ssh -i ${inv.identityFile} -o BatchMode=yes -o UserKnownHostsFile=${kh}`, `${data('ny')}/`, `root@${host('sea').address}:/srv/trading/`], { stdio: 'inherit' });
-    const tPlain = (Date.now() - t1) / 1000;
-    const got2 = duBytes(data('sea'));
-    seed.push({ label: 'plain rsync -a over ssh', seconds: tPlain, bytes: got2, mbit: (got2 * 8) / tPlain / 1e6 });
-    log(`seed data ${seedBytes} bytes; master dir ${masterBytes}`);
+      log(`seed: writing ${SEED_MIB} MiB of mixed files on the master`);
+      const seedBytes = makeSeed(path.join(data('ny'), 'seed'), SEED_MIB);
+      const masterBytes = duBytes(data('ny'));
+      log(`seed: tandem (mirror start sea) over ${LINK_MBIT} Mbit/s`);
+      const t0 = Date.now();
+      await mirrorFleet(o, 'start', ['sea']);
+      await waitUntil('sea seeded', async () => (await hostStatus('ny')).children.find((c) => c.site === 'sea')?.state === 'in-sync', 600_000);
+      const tTandem = (Date.now() - t0) / 1000;
+      const got = duBytes(data('sea'));
+      seed.push({ label: 'tandem seed, `mirror start` to in-sync', seconds: tTandem, bytes: got, mbit: (got * 8) / tTandem / 1e6 });
+      const agentLog = (await hostExec(C, 'ny', ['sh', '-c', 'grep "link sea: reconcile done" /var/lib/tandem/agent.log | tail -1'])).stdout;
+      const ms = Number(/"ms":(\d+)/.exec(agentLog)?.[1]);
+      if (ms) seed.push({ label: 'tandem seed, its rsync alone (agent log)', seconds: ms / 1000, bytes: got, mbit: (got * 8) / (ms / 1000) / 1e6 });
+      await mirrorFleet(o, 'stop', []);
+      await sleep(1000);
+      execFileSync('sh', ['-c', `find ${data('sea')} -mindepth 1 -maxdepth 1 ! -name .tandem-staging -exec rm -rf {} +`]);
+      log('seed: plain rsync -a over ssh');
+      const kh = path.join(work, 'known_hosts');
+      knownHosts(kh);
+      const t1 = Date.now();
+      execFileSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          netns('ny'),
+          'rsync',
+          '-a',
+          '--exclude=.tandem-staging/',
+          '-e',
+          `ssh -i ${inv.identityFile} -o BatchMode=yes -o UserKnownHostsFile=${kh}`,
+          `${data('ny')}/`,
+          `root@${host('sea').address}:/srv/trading/`,
+        ],
+        { stdio: 'inherit' },
+      );
+      const tPlain = (Date.now() - t1) / 1000;
+      const got2 = duBytes(data('sea'));
+      seed.push({ label: 'plain rsync -a over ssh', seconds: tPlain, bytes: got2, mbit: (got2 * 8) / tPlain / 1e6 });
+      log(`seed data ${seedBytes} bytes; master dir ${masterBytes}`);
     }
   } finally {
     for (const p of lsyncds) if (p.exitCode === null) p.kill('SIGTERM');
@@ -379,9 +399,7 @@ async function main(): Promise<void> {
 
 function writeReport(results: RunResult[], seed: { label: string; seconds: number; bytes: number; mbit: number }[]): void {
   const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
-  const ageRows = results.flatMap((r) =>
-    MIRRORS.map((m) => `| ${r.label} | ${m} | ${f3(pct(r.ages[m], 50))} | ${f3(pct(r.ages[m], 99))} | ${f3(Math.max(...r.ages[m]))} | ${r.ages[m].length} |`),
-  );
+  const ageRows = results.flatMap((r) => MIRRORS.map((m) => `| ${r.label} | ${m} | ${f3(pct(r.ages[m], 50))} | ${f3(pct(r.ages[m], 99))} | ${f3(Math.max(...r.ages[m]))} | ${r.ages[m].length} |`));
   const rows = results.flatMap((r) =>
     MIRRORS.map((m) => `| ${r.label} | ${m} | ${f3(pct(r.lags[m], 50))} | ${f3(pct(r.lags[m], 99))} | ${f3(Math.max(...r.lags[m]))} | ${r.lags[m].length} | ${r.missed[m]} |`),
   );
@@ -389,7 +407,10 @@ function writeReport(results: RunResult[], seed: { label: string; seconds: numbe
   const md = `# Sync benchmark (lab)
 
 Generated by \`bench/sync-bench.ts\`${QUICK ? ' with `--quick` (shorter runs, smaller seed)' : ''} on ${new Date().toISOString()}.
-Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}
+Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average at the end ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ')}
 (other work was running on this machine at the same time; CPU and lag figures include that noise).
 
 Lab: master \`ny\`, mirrors \`chi\`, \`ams\`, \`ldn\` fed directly (continuous), \`sea\` for the seed

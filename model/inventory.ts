@@ -126,10 +126,7 @@ export interface Inventory {
 }
 
 /** What an inventory host takes from the topology; the provisioner adds where it is and how to log in. */
-export type TopologyHostFields = Pick<
-  InventoryHost,
-  'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit' | 'coldRefreshH'
->;
+export type TopologyHostFields = Pick<InventoryHost, 'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit' | 'coldRefreshH'>;
 
 /** The topology's part of a host's inventory entry: one place for the Pulumi program, the lab and operations. */
 export function topologyHostFields(t: Topology, s: Site): TopologyHostFields {

@@ -52,8 +52,7 @@ export function parseLive(raw: unknown, t: Topology): { live: LiveLayout | null;
   for (const k of Object.keys(o)) if (!LIVE_FIELDS.includes(k)) bad(`.${k}`, `unknown field "${k}"; ${LIVE_KEY} has ${LIVE_FIELDS.join(', ')}`);
   const names = t.sites.map((s) => s.name);
   if (typeof o.epoch !== 'number' || !Number.isInteger(o.epoch) || o.epoch < 1) bad('.epoch', `epoch must be a whole number >= 1, got ${JSON.stringify(o.epoch)}`);
-  if (typeof o.master !== 'string' || !names.includes(o.master))
-    bad('.master', `master ${JSON.stringify(o.master)} is not a site of stack "${t.customer}"; sites: ${names.join(', ')}`);
+  if (typeof o.master !== 'string' || !names.includes(o.master)) bad('.master', `master ${JSON.stringify(o.master)} is not a site of stack "${t.customer}"; sites: ${names.join(', ')}`);
   if (typeof o.at !== 'string' || Number.isNaN(Date.parse(o.at))) bad('.at', `at must be an ISO 8601 time, got ${JSON.stringify(o.at)}`);
   if (o.reason !== undefined && typeof o.reason !== 'string') bad('.reason', `reason must be text`);
   const fenced = o.fenced ?? [];

@@ -73,9 +73,10 @@ export class Customer extends pulumi.ComponentResource {
       const key = providerKey(kind, region);
       let p = providers.get(key);
       if (!p) {
-        p = kind === 'aws'
-          ? new aws.Provider(`${name}-${key}`, { region: region as aws.Region, defaultTags: { tags: { 'tandem:customer': customer } } }, { parent: this })
-          : new azure.Provider(`${name}-${key}`, { location: region }, { parent: this });
+        p =
+          kind === 'aws'
+            ? new aws.Provider(`${name}-${key}`, { region: region as aws.Region, defaultTags: { tags: { 'tandem:customer': customer } } }, { parent: this })
+            : new azure.Provider(`${name}-${key}`, { location: region }, { parent: this });
         providers.set(key, p);
       }
       return p;
@@ -105,7 +106,11 @@ export class Customer extends pulumi.ComponentResource {
         return { site, kind: 'aws', host };
       }
       if (site.provider === 'azure') {
-        const host = new AzureHost(siteName, { ...common, location: site.region!, size: site.size, ...(holder ? { nicPublicIpId: holder } : {}) }, { parent: this, provider: provider('azure', site.region!) });
+        const host = new AzureHost(
+          siteName,
+          { ...common, location: site.region!, size: site.size, ...(holder ? { nicPublicIpId: holder } : {}) },
+          { parent: this, provider: provider('azure', site.region!) },
+        );
         return { site, kind: 'azure', host };
       }
       const host = new OffcloudSite(siteName, { address: site.address!, hostKey: site.hostKey! }, { parent: this });
@@ -133,36 +138,52 @@ export class Customer extends pulumi.ComponentResource {
     for (const b of built) {
       const tags = siteTags(customer, b.site);
       if (b.kind === 'aws') {
-        new SiteIngress(`${name}-${b.site.name}-ingress`, {
-          securityGroupId: b.host.securityGroupId,
-          rules: ingressRules(t, b.site.name),
-          peerAddresses: peers,
-          tags,
-        }, { parent: b.host });
+        new SiteIngress(
+          `${name}-${b.site.name}-ingress`,
+          {
+            securityGroupId: b.host.securityGroupId,
+            rules: ingressRules(t, b.site.name),
+            peerAddresses: peers,
+            tags,
+          },
+          { parent: b.host },
+        );
         const target = snapshotCopyTarget(t, b.site.name);
         const targetHost = target ? byName.get(target.site) : undefined;
-        new SnapshotPolicy(`${name}-${b.site.name}-snapshots`, {
-          snapshotKey: snapshotKey(customer, b.site.name),
-          sourceKeyArn: b.host.kmsKeyArn,
-          copyTo: target && targetHost?.kind === 'aws' ? { region: target.region, keyArn: targetHost.host.kmsKeyArn } : null,
-          tags,
-        }, { parent: b.host });
+        new SnapshotPolicy(
+          `${name}-${b.site.name}-snapshots`,
+          {
+            snapshotKey: snapshotKey(customer, b.site.name),
+            sourceKeyArn: b.host.kmsKeyArn,
+            copyTo: target && targetHost?.kind === 'aws' ? { region: target.region, keyArn: targetHost.host.kmsKeyArn } : null,
+            tags,
+          },
+          { parent: b.host },
+        );
       } else if (b.kind === 'azure') {
-        new AzureIngress(`${name}-${b.site.name}-ingress`, {
-          resourceGroupName: b.host.resourceGroupName,
-          networkSecurityGroupName: b.host.nsgName,
-          rules: ingressRules(t, b.site.name),
-          peerAddresses: peers,
-        }, { parent: b.host });
-        new DiskBackup(`${name}-${b.site.name}-backup`, {
-          location: b.site.region!,
-          resourceGroupName: b.host.resourceGroupName,
-          resourceGroupId: b.host.resourceGroupId,
-          diskId: b.host.dataDiskId,
-          diskName: b.host.dataDiskName,
-          snapshotKey: snapshotKey(customer, b.site.name),
-          tags,
-        }, { parent: b.host });
+        new AzureIngress(
+          `${name}-${b.site.name}-ingress`,
+          {
+            resourceGroupName: b.host.resourceGroupName,
+            networkSecurityGroupName: b.host.nsgName,
+            rules: ingressRules(t, b.site.name),
+            peerAddresses: peers,
+          },
+          { parent: b.host },
+        );
+        new DiskBackup(
+          `${name}-${b.site.name}-backup`,
+          {
+            location: b.site.region!,
+            resourceGroupName: b.host.resourceGroupName,
+            resourceGroupId: b.host.resourceGroupId,
+            diskId: b.host.dataDiskId,
+            diskName: b.host.dataDiskName,
+            snapshotKey: snapshotKey(customer, b.site.name),
+            tags,
+          },
+          { parent: b.host },
+        );
       }
     }
 
@@ -175,31 +196,33 @@ export class Customer extends pulumi.ComponentResource {
       // existing records would replace them.
       const region = dnsRegion(planned);
       const secondary = plan.secondary ? byName.get(plan.secondary.site)! : null;
-      const dns = new DnsFailover(`${name}-dns`, {
-        zone: t.dns.zone,
-        name: t.dns.name,
-        ttl: t.dns.ttl,
-        healthPort: t.service.healthPort,
-        primary: { site: master.site.name, address: address(master) },
-        secondary: secondary ? { site: secondary.site.name, address: address(secondary) } : null,
-        primarySetIdentifier: plan.primary.setIdentifier,
-        ...(plan.secondary ? { secondarySetIdentifier: plan.secondary.setIdentifier } : {}),
-        tags: { 'tandem:customer': customer },
-      }, { parent: this, provider: provider('aws', region) });
+      const dns = new DnsFailover(
+        `${name}-dns`,
+        {
+          zone: t.dns.zone,
+          name: t.dns.name,
+          ttl: t.dns.ttl,
+          healthPort: t.service.healthPort,
+          primary: { site: master.site.name, address: address(master) },
+          secondary: secondary ? { site: secondary.site.name, address: address(secondary) } : null,
+          primarySetIdentifier: plan.primary.setIdentifier,
+          ...(plan.secondary ? { secondarySetIdentifier: plan.secondary.setIdentifier } : {}),
+          tags: { 'tandem:customer': customer },
+        },
+        { parent: this, provider: provider('aws', region) },
+      );
       vip = pulumi.output({ kind: 'dns' as const, address: t.dns.name, holder: master.site.name });
       const dnsName = t.dns.name;
       const ttl = t.dns.ttl;
-      vipCloud = pulumi
-        .all([dns.zoneId, dns.healthCheckId, secondary ? address(secondary) : pulumi.output(null)])
-        .apply(([hostedZoneId, healthCheckId, secondaryAddress]): VipCloudIds => ({
-          kind: 'route53',
-          hostedZoneId,
-          recordName: dnsName,
-          ttl,
-          primarySetIdentifier: plan.primary.setIdentifier,
-          healthCheckId,
-          secondary: plan.secondary && secondaryAddress ? { setIdentifier: plan.secondary.setIdentifier, address: secondaryAddress } : null,
-        }));
+      vipCloud = pulumi.all([dns.zoneId, dns.healthCheckId, secondary ? address(secondary) : pulumi.output(null)]).apply(([hostedZoneId, healthCheckId, secondaryAddress]): VipCloudIds => ({
+        kind: 'route53',
+        hostedZoneId,
+        recordName: dnsName,
+        ttl,
+        primarySetIdentifier: plan.primary.setIdentifier,
+        healthCheckId,
+        secondary: plan.secondary && secondaryAddress ? { setIdentifier: plan.secondary.setIdentifier, address: secondaryAddress } : null,
+      }));
     } else if (master.kind !== 'offcloud') {
       vip = address(master).apply((a) => ({ kind: master.kind === 'aws' ? ('eip' as const) : ('public-ip' as const), address: a, holder: master.site.name }));
       // The service address object: the stack file master's after a same-region failover.
@@ -216,7 +239,11 @@ export class Customer extends pulumi.ComponentResource {
       }
       if (b.kind === 'azure' && c.kind === 'azure') {
         return pulumi.all([b.host.vmId, b.host.nicId, c.host.publicIpId]).apply(([vmId, nicId, publicIpId]) => ({
-          kind: 'azure' as const, vmId, nicId, ipConfigurationName: IP_CONFIGURATION, publicIpId,
+          kind: 'azure' as const,
+          vmId,
+          nicId,
+          ipConfigurationName: IP_CONFIGURATION,
+          publicIpId,
         }));
       }
       return pulumi.output(null);

@@ -5,8 +5,7 @@ import type { PolicyResource } from './rules';
 export function fromPack(resources: readonly Pick<PackResource, 'urn' | 'type' | 'name' | 'props' | 'provider'>[]): PolicyResource[] {
   return resources.map((r) => {
     const p = r.provider?.props ?? {};
-    const region = (typeof p.region === 'string' && p.region) || (typeof p.location === 'string' && p.location) ||
-      (typeof r.props?.location === 'string' && r.props.location) || null;
+    const region = (typeof p.region === 'string' && p.region) || (typeof p.location === 'string' && p.location) || (typeof r.props?.location === 'string' && r.props.location) || null;
     return { urn: r.urn, type: r.type, name: r.name, region, inputs: r.props ?? {} };
   });
 }

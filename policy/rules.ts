@@ -81,9 +81,16 @@ export const geoSeparation: Rule = {
     const mirrors = hosts.filter((x) => x.h!.role === 'mirror');
     const near = mirrors.filter((x) => at !== null && place(x.r) === at);
     const far = mirrors.filter((x) => !near.includes(x));
-    return near.map(({ r, h }) => far.length === 0
-      ? finding('error', this.id, r, `mirror "${h!.site}" (${r.region}) is in ${at}, the master's metro, and no cloud mirror is outside it: one outage takes out both; place a mirror in another region`)
-      : finding('info', this.id, r, `mirror "${h!.site}" (${r.region}) shares the master's metro (${at}); mirrors elsewhere cover a metro-wide outage`));
+    return near.map(({ r, h }) =>
+      far.length === 0
+        ? finding(
+            'error',
+            this.id,
+            r,
+            `mirror "${h!.site}" (${r.region}) is in ${at}, the master's metro, and no cloud mirror is outside it: one outage takes out both; place a mirror in another region`,
+          )
+        : finding('info', this.id, r, `mirror "${h!.site}" (${r.region}) shares the master's metro (${at}); mirrors elsewhere cover a metro-wide outage`),
+    );
   },
 };
 
@@ -101,7 +108,8 @@ export const encryptionAtRest: Rule = {
       const i = r.inputs;
       if (r.type === T.volume) {
         if (i.encrypted !== true) out.push(finding('error', this.id, r, `EBS volume ${r.name} is not encrypted; set encrypted: true with the site's KMS key`));
-        else if (!i.kmsKeyId) out.push(finding('warning', this.id, r, `EBS volume ${r.name} uses the AWS-managed key; the site's own KMS key lets snapshots be copied across regions under your control`));
+        else if (!i.kmsKeyId)
+          out.push(finding('warning', this.id, r, `EBS volume ${r.name} uses the AWS-managed key; the site's own KMS key lets snapshots be copied across regions under your control`));
       } else if (r.type === T.instance) {
         if (i.rootBlockDevice?.encrypted !== true) out.push(finding('error', this.id, r, `instance ${r.name} has an unencrypted root volume; set rootBlockDevice.encrypted: true`));
         for (const [k, d] of (i.ebsBlockDevices ?? []).entries()) {
@@ -113,12 +121,23 @@ export const encryptionAtRest: Rule = {
         }
       } else if (r.type === T.disk) {
         const type = i.encryption?.type;
-        if (!AZURE_ENCRYPTION.includes(type)) out.push(finding('error', this.id, r, `Azure disk ${r.name} has encryption type ${JSON.stringify(type ?? null)}; set encryption.type to EncryptionAtRestWithPlatformKey (or a customer key)`));
+        if (!AZURE_ENCRYPTION.includes(type))
+          out.push(
+            finding('error', this.id, r, `Azure disk ${r.name} has encryption type ${JSON.stringify(type ?? null)}; set encryption.type to EncryptionAtRestWithPlatformKey (or a customer key)`),
+          );
       } else if (r.type === T.vm) {
         const sp = i.storageProfile ?? {};
         if (!sp.osDisk?.managedDisk) out.push(finding('error', this.id, r, `VM ${r.name} has an unmanaged OS disk, which Azure does not encrypt at rest; use a managed disk`));
         for (const [k, d] of (sp.dataDisks ?? []).entries()) {
-          if (d?.createOption !== 'Attach') out.push(finding('error', this.id, r, `VM ${r.name} dataDisks[${k}] is created inline, so its encryption is not declared; create an azure-native compute.Disk with an encryption type and attach it`));
+          if (d?.createOption !== 'Attach')
+            out.push(
+              finding(
+                'error',
+                this.id,
+                r,
+                `VM ${r.name} dataDisks[${k}] is created inline, so its encryption is not declared; create an azure-native compute.Disk with an encryption type and attach it`,
+              ),
+            );
         }
       } else if (r.type === T.dlm) {
         for (const s of i.policyDetails?.schedules ?? []) {
@@ -162,9 +181,11 @@ export const noWorldSsh: Rule = {
     const out: Finding[] = [];
     const report = (r: PolicyResource, what: string, description: unknown) => {
       const optedIn = typeof description === 'string' && OPT_IN.test(description);
-      out.push(optedIn
-        ? finding('warning', this.id, r, `${r.name} admits SSH from ${what}, as allowOpenSsh asks; anyone can try to log in`)
-        : finding('error', this.id, r, `${r.name} admits SSH from ${what}; admit only adminCidrs and the other sites, or set allowOpenSsh: true in the topology if you really mean it`));
+      out.push(
+        optedIn
+          ? finding('warning', this.id, r, `${r.name} admits SSH from ${what}, as allowOpenSsh asks; anyone can try to log in`)
+          : finding('error', this.id, r, `${r.name} admits SSH from ${what}; admit only adminCidrs and the other sites, or set allowOpenSsh: true in the topology if you really mean it`),
+      );
     };
     for (const r of resources) {
       const i = r.inputs;
@@ -225,7 +246,9 @@ export const snapshotsPresent: Rule = {
         const key = r.inputs.tags?.[SNAPSHOT_TAG];
         const p = key ? dlm.find((d) => d.inputs.policyDetails?.targetTags?.[SNAPSHOT_TAG] === key && (d.inputs.policyDetails?.resourceTypes ?? []).includes('VOLUME')) : undefined;
         if (!p) {
-          out.push(finding('error', this.id, r, `EBS volume ${r.name} has no snapshot schedule${key ? ` (no enabled DLM policy targets ${SNAPSHOT_TAG}=${key})` : ` (it has no ${SNAPSHOT_TAG} tag)`}`));
+          out.push(
+            finding('error', this.id, r, `EBS volume ${r.name} has no snapshot schedule${key ? ` (no enabled DLM policy targets ${SNAPSHOT_TAG}=${key})` : ` (it has no ${SNAPSHOT_TAG} tag)`}`),
+          );
         } else if (!(p.inputs.policyDetails?.schedules ?? []).some((s: any) => (s?.crossRegionCopyRules ?? []).length > 0)) {
           out.push(finding('warning', this.id, p, `snapshots of ${r.name} stay in ${r.region}; a regional outage would take them too — add an AWS mirror in another region to copy them to`));
         }

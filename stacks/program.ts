@@ -28,12 +28,7 @@ export function buildStack(topology: Topology, o: BuildOptions): { customer: Cus
  * error listing every problem; returns warnings for the caller to log. `live` is the raw
  * `tandem:live` value (absent until a failover has written one), checked against the topology.
  */
-export function topologyFromStackConfig(
-  customer: unknown,
-  topology: unknown,
-  stack: string,
-  live?: unknown,
-): { topology: Topology; live: LiveLayout | null; warnings: readonly Issue[] } {
+export function topologyFromStackConfig(customer: unknown, topology: unknown, stack: string, live?: unknown): { topology: Topology; live: LiveLayout | null; warnings: readonly Issue[] } {
   const config: Record<string, unknown> = { 'tandem:customer': customer, 'tandem:topology': topology };
   if (live !== undefined && live !== null) config['tandem:live'] = live;
   const r = topologyFromConfig(config, stack);

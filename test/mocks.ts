@@ -34,6 +34,11 @@ export function ofType(rs: readonly GraphResource[], type: string): GraphResourc
 /** The one resource with this type and name; throws listing what exists otherwise. */
 export function one(rs: readonly GraphResource[], type: string, name: string): GraphResource {
   const hit = rs.filter((r) => r.type === type && r.name === name);
-  if (hit.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${hit.length}; have: ${ofType(rs, type).map((r) => r.name).join(', ')}`);
+  if (hit.length !== 1)
+    throw new Error(
+      `expected one ${type} named ${name}, found ${hit.length}; have: ${ofType(rs, type)
+        .map((r) => r.name)
+        .join(', ')}`,
+    );
   return hit[0];
 }

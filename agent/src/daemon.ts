@@ -72,9 +72,11 @@ export class Daemon {
   }
 
   queueReload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.reload()).catch((e) => {
-      this.error = `config: ${errMsg(e)}`;
-    });
+    this.reloading = this.reloading
+      .then(() => this.reload())
+      .catch((e) => {
+        this.error = `config: ${errMsg(e)}`;
+      });
     return this.reloading;
   }
 

@@ -81,8 +81,7 @@ export function stderrClosed(): void {
 
 export function log(level: Level, msg: string, fields?: Record<string, unknown>): void {
   if (level === 'debug' && !process.env.TANDEM_DEBUG) return;
-  const line =
-    `${new Date().toISOString()} ${level} ${msg}` + (fields ? ' ' + safeJson(fields) : '') + '\n';
+  const line = `${new Date().toISOString()} ${level} ${msg}` + (fields ? ' ' + safeJson(fields) : '') + '\n';
   try {
     if (!process.env.TANDEM_QUIET && !stderrGone && !process.stderr.destroyed) process.stderr.write(line);
   } catch {

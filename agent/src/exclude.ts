@@ -19,7 +19,13 @@ function globToRe(g: string): string {
       const end = g.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
       else {
-        re += '[' + g.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\') + ']';
+        re +=
+          '[' +
+          g
+            .slice(i + 1, end)
+            .replace(/^!/, '^')
+            .replace(/\\/g, '\\\\') +
+          ']';
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
@@ -31,16 +37,18 @@ export class Excluder {
   private readonly res: { re: RegExp; dirOnly: boolean }[];
 
   constructor(patterns: readonly string[]) {
-    this.res = [...patterns, `/${STAGING_DIR}/`].filter((p) => p.trim() !== '').map((p) => {
-      const dirOnly = p.endsWith('/');
-      const core = dirOnly ? p.replace(/\/+$/, '') : p;
-      const anchored = core.startsWith('/');
-      const body = globToRe(anchored ? core.slice(1) : core);
-      // Anchored: from the root. Otherwise: at any directory boundary (rsync matches the
-      // pattern against the tail of the path). Matching an ancestor excludes its contents.
-      const re = new RegExp((anchored ? '^/' : '(^|/)') + body + '(/|$)');
-      return { re, dirOnly };
-    });
+    this.res = [...patterns, `/${STAGING_DIR}/`]
+      .filter((p) => p.trim() !== '')
+      .map((p) => {
+        const dirOnly = p.endsWith('/');
+        const core = dirOnly ? p.replace(/\/+$/, '') : p;
+        const anchored = core.startsWith('/');
+        const body = globToRe(anchored ? core.slice(1) : core);
+        // Anchored: from the root. Otherwise: at any directory boundary (rsync matches the
+        // pattern against the tail of the path). Matching an ancestor excludes its contents.
+        const re = new RegExp((anchored ? '^/' : '(^|/)') + body + '(/|$)');
+        return { re, dirOnly };
+      });
   }
 
   /** rel: path relative to dataDir, no leading slash. */

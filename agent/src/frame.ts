@@ -118,8 +118,7 @@ export function validate(h: Record<string, unknown>, body: Buffer): Frame {
   switch (h.t) {
     case 'HELLO':
       noBody();
-      if (!isStr(h.customer, 200) || !isStr(h.site, 200) || !isInt(h.epoch) || !isStr(h.version, 100) || !isInt(h.proto))
-        bad('needs customer, site, epoch, version, proto');
+      if (!isStr(h.customer, 200) || !isStr(h.site, 200) || !isInt(h.epoch) || !isStr(h.version, 100) || !isInt(h.proto)) bad('needs customer, site, epoch, version, proto');
       return { t: 'HELLO', customer: h.customer as string, site: h.site as string, epoch: h.epoch as number, version: h.version as string, proto: h.proto as number };
     case 'WRITE':
       if (!isStr(h.path) || !isInt(h.mode) || !isNum(h.mtime) || !isInt(h.size)) bad('needs path, mode, mtime, size');
@@ -154,8 +153,7 @@ export function validate(h: Record<string, unknown>, body: Buffer): Frame {
       const resend = h.resend;
       if (resend !== undefined && !(Array.isArray(resend) && resend.every((p) => isStr(p)))) bad('resend must be a list of paths');
       const features = h.features;
-      if (features !== undefined && !(Array.isArray(features) && features.length <= 16 && features.every((x) => isStr(x, 32))))
-        bad('features must be a list of at most 16 short names');
+      if (features !== undefined && !(Array.isArray(features) && features.length <= 16 && features.every((x) => isStr(x, 32)))) bad('features must be a list of at most 16 short names');
       const verify = h.verify;
       const names = (v: unknown): boolean => Array.isArray(v) && v.length <= 1000 && v.every((x) => isStr(x, 255));
       if (

@@ -442,7 +442,12 @@ export class ChildLink {
     });
     proc.on('error', (e) => this.down(`transport: ${errMsg(e)}`, proc));
     proc.on('exit', (code, sig) => {
-      const tail = stderr.trim().split('\n').filter((l) => !/ info /.test(l)).slice(-1)[0] ?? '';
+      const tail =
+        stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !/ info /.test(l))
+          .slice(-1)[0] ?? '';
       this.down(`link exited (${sig ?? code})${tail ? ': ' + tail.slice(0, 300) : ''}`, proc);
     });
     this.writeFrames([{ t: 'HELLO', customer: this.o.customer, site: this.o.site, epoch: this.o.epoch, version: AGENT_VERSION, proto: PROTO_VERSION }]);
@@ -519,7 +524,7 @@ export class ChildLink {
       this.dirty.set(rel, { flags: EV.CLOSE_WRITE, time: e.time, since: e.since });
     }
     this.onVerify(inf, f.verify ?? []);
-    if (inf.inSync && !(f.resend?.length) && this.dirty.size === 0) {
+    if (inf.inSync && !f.resend?.length && this.dirty.size === 0) {
       this.state = 'in-sync';
       this.lastInSyncAt = Date.now();
       this.everSynced = true;
@@ -891,11 +896,7 @@ export class ChildLink {
     while (cut > 0 && frames[cut - 1].t === 'VERIFY') cut--;
     const tail = frames.slice(cut).flatMap((f) => encodeParts(f));
     const buf =
-      last?.t === 'BATCH_END' && cut > 0
-        ? Buffer.concat([cache.encodeAll(frames.slice(0, cut), this.deflate), ...tail])
-        : last?.t === 'BATCH_END'
-          ? Buffer.concat(tail)
-          : cache.encodeAll(frames);
+      last?.t === 'BATCH_END' && cut > 0 ? Buffer.concat([cache.encodeAll(frames.slice(0, cut), this.deflate), ...tail]) : last?.t === 'BATCH_END' ? Buffer.concat(tail) : cache.encodeAll(frames);
     this.bytesSent += buf.length;
     const wait = this.bucket ? this.bucket.take(buf.length) : 0;
     const go = (): void => {
@@ -968,7 +969,11 @@ export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<stri
  * comes earlier, and is what an operator needs to see in `tandem status`.
  */
 export function rsyncCause(stderr: string): string {
-  const lines = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const cause = lines.find((l) => /No space left|Disk quota|Permission denied|Read-only file system|No such file/i.test(l));
   const last = lines.slice(-2).join(' ');
   return (cause && !last.includes(cause) ? `${cause}; ${last}` : last).slice(0, 400);

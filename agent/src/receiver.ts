@@ -41,11 +41,7 @@ export const emptyReceiverState = (): ReceiverState => ({
   updatedAt: 0,
 });
 
-type Op =
-  | { k: 'rename'; from: string; to: string }
-  | { k: 'append'; from: string; to: string; at: number; len: number }
-  | { k: 'delete'; to: string }
-  | { k: 'mkdir'; to: string; mode: number };
+type Op = { k: 'rename'; from: string; to: string } | { k: 'append'; from: string; to: string; at: number; len: number } | { k: 'delete'; to: string } | { k: 'mkdir'; to: string; mode: number };
 
 interface Journal {
   seq: number;
@@ -226,8 +222,7 @@ export class ReceiverSession {
         return;
       case 'SYMLINK': {
         checkRelPath(f.path);
-        if (!symlinkStaysInside(this.dataDir, f.path, f.target))
-          throw new PathError(`symlink ${JSON.stringify(f.path)} -> ${JSON.stringify(f.target.slice(0, 200))} points outside dataDir; refused`);
+        if (!symlinkStaysInside(this.dataDir, f.path, f.target)) throw new PathError(`symlink ${JSON.stringify(f.path)} -> ${JSON.stringify(f.target.slice(0, 200))} points outside dataDir; refused`);
         const stage = this.stageName();
         fs.symlinkSync(f.target, stage);
         this.staged.push(stage);
@@ -583,9 +578,19 @@ function validEntry(e: unknown): boolean {
   const [n, t, m, sz, d, off, len] = e as unknown[];
   const int = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   return (
-    typeof n === 'string' && n.length > 0 && n.length <= 255 && !n.includes('/') && n !== '.' && n !== '..' &&
-    (t === 'f' || t === 'd' || t === 'l') && int(m) && int(sz) && typeof d === 'string' && d.length <= 4096 &&
-    (off === undefined || int(off)) && (len === undefined || int(len))
+    typeof n === 'string' &&
+    n.length > 0 &&
+    n.length <= 255 &&
+    !n.includes('/') &&
+    n !== '.' &&
+    n !== '..' &&
+    (t === 'f' || t === 'd' || t === 'l') &&
+    int(m) &&
+    int(sz) &&
+    typeof d === 'string' &&
+    d.length <= 4096 &&
+    (off === undefined || int(off)) &&
+    (len === undefined || int(len))
   );
 }
 

@@ -13,14 +13,7 @@ import { fenceReason, readFence, RUN_FENCE, type RunFence } from './fence';
 export const LINK_STALE_MS = 10_000;
 export const STATUS_STALE_MS = 5_000;
 
-export function buildStatus(
-  config: AgentConfig | null,
-  rs: ReceiverState | null,
-  children: readonly ChildStatus[],
-  running: boolean,
-  daemonError: string | null,
-  now = Date.now(),
-): AgentStatus {
+export function buildStatus(config: AgentConfig | null, rs: ReceiverState | null, children: readonly ChildStatus[], running: boolean, daemonError: string | null, now = Date.now()): AgentStatus {
   const role = config?.role ?? 'mirror';
   const active = children.filter((c) => c.state !== 'paused');
   const linkAlive = !!rs && now - rs.updatedAt < LINK_STALE_MS;
@@ -59,17 +52,19 @@ export function currentStatus(paths: HomePaths, now = Date.now()): AgentStatus {
   const rs = readJson<ReceiverState>(paths.receiverState);
   const file = readJson<AgentStatus>(paths.status);
   const fresh = !!file && now - Date.parse(file.updatedAt) < STATUS_STALE_MS && file.running;
-  const children = fresh ? file!.children : (config?.children ?? []).map((c): ChildStatus => ({
-    site: c.site,
-    lastInSyncAt: file?.children.find((x) => x.site === c.site)?.lastInSyncAt ?? null,
-    state: config?.paused || config?.pausedChildren.includes(c.site) ? 'paused' : 'down',
-    // Nothing runs that could count it: unknown, not "current".
-    bytesBehind: null,
-    lagS: null,
-    lastAckAt: null,
-    lastError: 'agent daemon not running',
-    bytesSent: 0,
-  }));
+  const children = fresh
+    ? file!.children
+    : (config?.children ?? []).map((c): ChildStatus => ({
+        site: c.site,
+        lastInSyncAt: file?.children.find((x) => x.site === c.site)?.lastInSyncAt ?? null,
+        state: config?.paused || config?.pausedChildren.includes(c.site) ? 'paused' : 'down',
+        // Nothing runs that could count it: unknown, not "current".
+        bytesBehind: null,
+        lagS: null,
+        lastAckAt: null,
+        lastError: 'agent daemon not running',
+        bytesSent: 0,
+      }));
   // The daemon's own trouble (a directory it cannot watch) is in its file, apart from the
   // receiver's and the children's, which are merged again here from their sources.
   const daemonError = fresh ? (file!.daemonError ?? null) : config?.children.length ? 'agent daemon not running' : null;
@@ -91,14 +86,14 @@ export function currentStatus(paths: HomePaths, now = Date.now()): AgentStatus {
 }
 
 export function formatStatus(s: AgentStatus): string {
-  const lines = [
-    `${s.site} (${s.role}, epoch ${s.epoch}, agent ${s.agentVersion}): ${(s.health ?? 'ok').toUpperCase()}${s.running ? '' : ', daemon not running'}`,
-  ];
+  const lines = [`${s.site} (${s.role}, epoch ${s.epoch}, agent ${s.agentVersion}): ${(s.health ?? 'ok').toUpperCase()}${s.running ? '' : ', daemon not running'}`];
   if (s.role === 'mirror') lines.push(`  in sync: ${s.inSync ? 'yes' : 'no'}; lag ${s.lagS === null ? '-' : s.lagS.toFixed(3) + ' s'}; newest change applied ${s.lastAppliedChangeAt ?? '-'}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
   if (s.fence) lines.push(`  fence: ${s.fence.fenced ? 'FENCED' : 'not fenced'}: ${s.fence.reason}${s.fence.splitBrainDir ? `; split-brain writes kept in ${s.fence.splitBrainDir}` : ''}`);
   for (const c of s.children)
-    lines.push(`  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind ?? '-'} bytes behind; verified ${c.verifiedAt ?? '-'}${c.lastError ? '; ' + c.lastError : ''}`);
+    lines.push(
+      `  -> ${c.site}: ${c.state}; lag ${c.lagS === null ? '-' : c.lagS.toFixed(3) + ' s'}; ${c.bytesBehind ?? '-'} bytes behind; verified ${c.verifiedAt ?? '-'}${c.lastError ? '; ' + c.lastError : ''}`,
+    );
   return lines.join('\n');
 }
 

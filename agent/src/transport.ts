@@ -11,13 +11,36 @@ export const SSH_USER = 'tandem';
 
 export function sshBase(paths: HomePaths, child: AgentChild): string[] {
   return [
-    'ssh', '-T', '-i', paths.key,
-    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes',
-    '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${paths.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'UpdateHostKeys=no',
-    '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-o', 'ConnectTimeout=10',
-    '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'LogLevel=ERROR',
-    '-p', String(child.sshPort),
+    'ssh',
+    '-T',
+    '-i',
+    paths.key,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${paths.knownHosts}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'UpdateHostKeys=no',
+    '-o',
+    'ServerAliveInterval=5',
+    '-o',
+    'ServerAliveCountMax=3',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'ControlPath=none',
+    '-o',
+    'LogLevel=ERROR',
+    '-p',
+    String(child.sshPort),
   ];
 }
 
@@ -48,12 +71,16 @@ export interface RsyncPlan {
 
 export function rsyncPlan(paths: HomePaths, child: AgentChild, dataDir: string, exclude: readonly string[], agentJs: string): RsyncPlan {
   const args = [
-    '-a', '--delete', '--numeric-ids',
+    '-a',
+    '--delete',
+    '--numeric-ids',
     // One symlink policy with the stream: a link that leaves dataDir (absolute, or too many
     // '..') is not mirrored. Holes stay holes on the mirror.
-    '--safe-links', '--sparse',
+    '--safe-links',
+    '--sparse',
     // rrsync maps these root-relative paths into the child's dataDir.
-    `--partial-dir=/${STAGING_DIR}/rsync-partial`, `--temp-dir=/${STAGING_DIR}/rsync-tmp`,
+    `--partial-dir=/${STAGING_DIR}/rsync-partial`,
+    `--temp-dir=/${STAGING_DIR}/rsync-tmp`,
     `--exclude=/${STAGING_DIR}/`,
     ...exclude.map((e) => `--exclude=${e}`),
   ];

@@ -73,15 +73,31 @@ export class Watcher extends EventEmitter {
   start(): Promise<void> {
     const esc = this.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const args = [
-      '-m', '-r', '--no-newline', '--format', '%e %w%f%0',
+      '-m',
+      '-r',
+      '--no-newline',
+      '--format',
+      '%e %w%f%0',
       // No close_write: every write() already raises modify after it is done, so the last
       // event of any write comes after its data; close_write only doubled the event rate.
-      '-e', 'modify', '-e', 'moved_to', '-e', 'moved_from',
-      '-e', 'create', '-e', 'delete', '-e', 'attrib',
+      '-e',
+      'modify',
+      '-e',
+      'moved_to',
+      '-e',
+      'moved_from',
+      '-e',
+      'create',
+      '-e',
+      'delete',
+      '-e',
+      'attrib',
       // inotifywait prints only the events it was asked for, and a queue overflow is one: without
       // this it drops Q_OVERFLOW silently and the events lost with it are never noticed.
-      '-e', 'q_overflow',
-      '--exclude', `^${esc}/${STAGING_DIR}(/|$)`,
+      '-e',
+      'q_overflow',
+      '--exclude',
+      `^${esc}/${STAGING_DIR}(/|$)`,
       this.dataDir,
     ];
     // One name, removed first: a FIFO left by a daemon killed between mkfifo and unlink goes too.

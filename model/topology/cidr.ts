@@ -14,10 +14,7 @@ export function checkCidr(text: string): CidrCheck {
     return { ok: false, why: 'is not a valid CIDR' };
   }
   const family = addr.kind() === 'ipv4' ? 4 : 6;
-  const net =
-    family === 4
-      ? ipaddr.IPv4.networkAddressFromCIDR(text).toString()
-      : ipaddr.IPv6.networkAddressFromCIDR(text).toString();
+  const net = family === 4 ? ipaddr.IPv4.networkAddressFromCIDR(text).toString() : ipaddr.IPv6.networkAddressFromCIDR(text).toString();
   if (net !== addr.toString()) {
     return { ok: false, why: `has host bits set (did you mean ${net}/${prefix}?)` };
   }

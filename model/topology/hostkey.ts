@@ -1,13 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** Key types OpenSSH offers as host keys today. */
-export const HOST_KEY_TYPES = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'ssh-rsa',
-] as const;
+export const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'] as const;
 
 export type HostKeyCheck = { ok: true; type: string; blob: Buffer } | { ok: false; why: string };
 

@@ -39,7 +39,10 @@ export class TopologyError extends Error {
   ) {
     super(
       `${source}: ${countIssues(issues)}\n` +
-        issues.filter((i) => i.severity === 'error').map((i) => `  ${i.message}`).join('\n'),
+        issues
+          .filter((i) => i.severity === 'error')
+          .map((i) => `  ${i.message}`)
+          .join('\n'),
     );
     this.name = 'TopologyError';
   }
@@ -72,10 +75,7 @@ export function parseTopologyFile(file: string): ParseResult {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOENT'
-        ? `no such file; stack files live in stacks/ as Pulumi.<customer>.yaml`
-        : `cannot read it (${code ?? String(e)})`;
+    const hint = code === 'ENOENT' ? `no such file; stack files live in stacks/ as Pulumi.<customer>.yaml` : `cannot read it (${code ?? String(e)})`;
     return { issues: [err('file', `${file}: ${hint}`)] };
   }
   const m = /^Pulumi\.([^.]+)\.yaml$/.exec(path.basename(file));
@@ -100,10 +100,13 @@ export function parseTopology(text: string, stackName?: string): ParseResult {
     };
   }
   const root: unknown = doc.toJS();
-  const v = new Validator((node) => {
-    const range = node?.range;
-    return range ? lineCounter.linePos(range[0]).line : undefined;
-  }, doc.contents as YamlNode | null);
+  const v = new Validator(
+    (node) => {
+      const range = node?.range;
+      return range ? lineCounter.linePos(range[0]).line : undefined;
+    },
+    doc.contents as YamlNode | null,
+  );
   const topology = v.run(root, stackName);
   return withLive(topology, v.sorted(), root);
 }
@@ -154,10 +157,7 @@ const WEBHOOK_KEYS = ['url', 'tokenEnv'];
 const EMAIL_KEYS = ['smtp', 'from', 'to', 'user', 'passwordEnv'];
 const SERVICE_KEYS = ['start', 'stop', 'healthPort'];
 const DNS_KEYS = ['zone', 'name', 'ttl'];
-const SITE_KEYS = [
-  'name', 'role', 'provider', 'region', 'size', 'diskGb', 'failover', 'syncIntervalS', 'relayVia',
-  'bandwidthMbit', 'coldRefreshH', 'address', 'hostKey', 'user', 'sshPort', 'lab',
-];
+const SITE_KEYS = ['name', 'role', 'provider', 'region', 'size', 'diskGb', 'failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit', 'coldRefreshH', 'address', 'hostKey', 'user', 'sshPort', 'lab'];
 const MIRROR_ONLY = ['failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit', 'coldRefreshH'];
 
 const LAB_KEYS = ['linkMbit', 'diskMb'];
@@ -233,18 +233,11 @@ class Validator {
   }
 
   /** Integer (or number with `integer: false`) within bounds; undefined when absent or bad. */
-  private num(
-    obj: Obj,
-    key: string,
-    p: string,
-    o: { min: number; max?: number; integer: boolean; what: string },
-  ): number | undefined {
+  private num(obj: Obj, key: string, p: string, o: { min: number; max?: number; integer: boolean; what: string }): number | undefined {
     const v = obj[key];
     if (v === undefined || v === null) return undefined;
     const fp = `${p}.${key}`.replace(/^\./, '');
-    const ok =
-      typeof v === 'number' && Number.isFinite(v) && (!o.integer || Number.isInteger(v)) && v >= o.min &&
-      (o.max === undefined || v <= o.max);
+    const ok = typeof v === 'number' && Number.isFinite(v) && (!o.integer || Number.isInteger(v)) && v >= o.min && (o.max === undefined || v <= o.max);
     if (!ok) {
       const kind = o.integer ? 'a whole number' : 'a number';
       const range = o.max === undefined ? `${o.min} or more` : `from ${o.min} to ${o.max}`;
@@ -288,7 +281,10 @@ class Validator {
     const parsed = this.sites(t.sites, yp);
     if (parsed) this.crossChecks(parsed.sites, parsed.raw, parsed.complete);
     if (adminKeys && adminKeys.length === 0 && parsed?.sites.some((s) => s.provider !== 'offcloud')) {
-      this.warn('adminKeys', `adminKeys is empty: nobody could log in to the cloud hosts \`pulumi up\` creates, so it will refuse; add your public key, e.g. adminKeys: ["ssh-ed25519 AAAA... you@laptop"] (the local lab does not need it)`);
+      this.warn(
+        'adminKeys',
+        `adminKeys is empty: nobody could log in to the cloud hosts \`pulumi up\` creates, so it will refuse; add your public key, e.g. adminKeys: ["ssh-ed25519 AAAA... you@laptop"] (the local lab does not need it)`,
+      );
     }
 
     if (customer === undefined || dataDir === undefined || !service || !adminCidrs || !adminKeys || dns === undefined || notify === undefined || !parsed?.complete) {
@@ -440,7 +436,10 @@ class Validator {
     if (v === undefined || v === null) return null;
     const yp = ['config', 'tandem:topology', 'notify'];
     if (!isObj(v)) {
-      this.error('notify', `notify ${show(v)} is not a mapping; write it as { webhooks: [https://hooks.example.com/tandem], email: { smtp: "smtps://mail.example.com:465", from: tandem@example.com, to: [ops@example.com] } }`);
+      this.error(
+        'notify',
+        `notify ${show(v)} is not a mapping; write it as { webhooks: [https://hooks.example.com/tandem], email: { smtp: "smtps://mail.example.com:465", from: tandem@example.com, to: [ops@example.com] } }`,
+      );
       return undefined;
     }
     this.unknownKeys(v, NOTIFY_KEYS, 'notify', yp);
@@ -553,7 +552,10 @@ class Validator {
       const m = /^(smtps?):\/\/([^\s/:@[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\/?$/.exec(smtp);
       if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
         const shown = smtp.includes('@') ? 'given with credentials' : JSON.stringify(smtp);
-        this.error(`${p}.smtp`, `${p}.smtp ${shown} is not allowed; write smtp://host:port (STARTTLS) or smtps://host:port (TLS), e.g. "smtps://mail.example.com:465"${smtp.includes('@') ? '; the password goes in an environment variable named by passwordEnv' : ''}`);
+        this.error(
+          `${p}.smtp`,
+          `${p}.smtp ${shown} is not allowed; write smtp://host:port (STARTTLS) or smtps://host:port (TLS), e.g. "smtps://mail.example.com:465"${smtp.includes('@') ? '; the password goes in an environment variable named by passwordEnv' : ''}`,
+        );
         ok = false;
       }
     } else ok = false;
@@ -654,7 +656,10 @@ class Validator {
         this.error(`${p}.address`, `${p}.address ${show(raw.address)} is not an IP address or host name; write it like 198.51.100.7 or home.example.net`);
       }
       if (raw.hostKey === undefined || raw.hostKey === null) {
-        this.error(`${p}.hostKey`, `${p}.hostKey is missing; pin the box's SSH host key: run "ssh-keyscan -t ed25519 <address>" on a trusted network, or "cat /etc/ssh/ssh_host_ed25519_key.pub" on the box, and paste the "ssh-ed25519 AAAA..." part`);
+        this.error(
+          `${p}.hostKey`,
+          `${p}.hostKey is missing; pin the box's SSH host key: run "ssh-keyscan -t ed25519 <address>" on a trusted network, or "cat /etc/ssh/ssh_host_ed25519_key.pub" on the box, and paste the "ssh-ed25519 AAAA..." part`,
+        );
       } else {
         const hk = typeof raw.hostKey === 'string' ? checkHostKey(raw.hostKey) : { ok: false as const, why: 'is not a string' };
         if (!hk.ok) {
@@ -692,9 +697,15 @@ class Validator {
     const bandwidthMbit = this.num(raw, 'bandwidthMbit', p, { min: 0.1, max: 100000, integer: false, what: 'bandwidthMbit (Mbit/s)' }) ?? null;
     const coldRefreshH = this.num(raw, 'coldRefreshH', p, { min: 1, max: COLD_REFRESH_MAX_H, integer: true, what: 'coldRefreshH (hours between refreshes of a cold mirror)' });
     if (coldRefreshH !== undefined && role === 'mirror' && failover !== 'cold') {
-      this.error(`${p}.coldRefreshH`, `${p}.coldRefreshH is only for cold mirrors; ${typeof name === 'string' ? `"${name}"` : p} is ${failover} (running, kept current by the agent) — remove coldRefreshH, or set failover: cold`);
+      this.error(
+        `${p}.coldRefreshH`,
+        `${p}.coldRefreshH is only for cold mirrors; ${typeof name === 'string' ? `"${name}"` : p} is ${failover} (running, kept current by the agent) — remove coldRefreshH, or set failover: cold`,
+      );
     } else if (coldRefreshH !== undefined && prov === 'offcloud') {
-      this.warn(`${p}.coldRefreshH`, `${p}.coldRefreshH: tandem cannot power an off-cloud box on, so pulumi up creates no schedule for ${typeof name === 'string' ? `"${name}"` : p}; run "tandem mirror refresh ${typeof name === 'string' ? name : '<site>'}" from cron on the operator's machine instead`);
+      this.warn(
+        `${p}.coldRefreshH`,
+        `${p}.coldRefreshH: tandem cannot power an off-cloud box on, so pulumi up creates no schedule for ${typeof name === 'string' ? `"${name}"` : p}; run "tandem mirror refresh ${typeof name === 'string' ? name : '<site>'}" from cron on the operator's machine instead`,
+      );
     }
     let relayVia: string | null = null;
     if (raw.relayVia !== undefined && raw.relayVia !== null) {
@@ -761,7 +772,8 @@ class Validator {
     for (const s of sites) {
       if (!s.address) continue;
       const prev = addrs.get(s.address);
-      if (prev) this.error(`sites[${s.index}].address`, `sites[${s.index}].address "${s.address}" is also the address of "${prev.name}"; two sites on one box are no redundancy — give each its own box`);
+      if (prev)
+        this.error(`sites[${s.index}].address`, `sites[${s.index}].address "${s.address}" is also the address of "${prev.name}"; two sites on one box are no redundancy — give each its own box`);
       else addrs.set(s.address, s);
     }
     // Relays.
@@ -783,7 +795,10 @@ class Validator {
         this.error(p, `${p} "${m.relayVia}" is a cold mirror, powered off between syncs, so it cannot relay; relay through a hot or warm mirror, or remove relayVia`);
       }
       if (target.role === 'mirror' && target.syncIntervalS > m.syncIntervalS) {
-        this.warn(p, `${p} "${m.relayVia}" syncs every ${target.syncIntervalS} s, so "${m.name}" will lag by up to that much whatever its own syncIntervalS; relay through a continuous mirror for less lag`);
+        this.warn(
+          p,
+          `${p} "${m.relayVia}" syncs every ${target.syncIntervalS} s, so "${m.name}" will lag by up to that much whatever its own syncIntervalS; relay through a continuous mirror for less lag`,
+        );
       }
     }
     for (const m of mirrors) {
@@ -794,7 +809,10 @@ class Validator {
         if (!next) break;
         if (seen.includes(next.name)) {
           if (next.name === m.name) {
-            this.error(`sites[${m.index}].relayVia`, `sites[${m.index}].relayVia forms a cycle (${[...seen, next.name].join(' -> ')}) that never reaches the master; make one of them receive from the master (remove its relayVia)`);
+            this.error(
+              `sites[${m.index}].relayVia`,
+              `sites[${m.index}].relayVia forms a cycle (${[...seen, next.name].join(' -> ')}) that never reaches the master; make one of them receive from the master (remove its relayVia)`,
+            );
           }
           break;
         }
@@ -807,16 +825,13 @@ class Validator {
     const master = masters[0];
 
     // Geographic separation: the point of a mirror is to survive what takes the master's site down.
-    const place = (s: Site): string | null =>
-      s.provider === 'offcloud' ? null : (metroOf(s.provider, s.region!) ?? `${s.provider}:${s.region}`);
+    const place = (s: Site): string | null => (s.provider === 'offcloud' ? null : (metroOf(s.provider, s.region!) ?? `${s.provider}:${s.region}`));
     const masterPlace = place(master);
     const near = (s: Site): boolean => masterPlace !== null && place(s) === masterPlace;
     if (complete && mirrors.length > 0 && mirrors.every(near)) {
       for (const m of mirrors) {
         const same = m.provider === master.provider && m.region === master.region;
-        const why = same
-          ? `is the master's region`
-          : `is in ${masterPlace}, the same metro as the master's ${master.provider} ${master.region}`;
+        const why = same ? `is the master's region` : `is in ${masterPlace}, the same metro as the master's ${master.provider} ${master.region}`;
         this.error(`sites[${m.index}].region`, `sites[${m.index}].region "${m.region}" ${why}; a mirror must be in another region (one in the master's region is allowed only beside one that is not)`);
       }
     }
@@ -827,11 +842,17 @@ class Validator {
       if (cap === null || cap >= SLOW_LINK_MBIT || m.syncIntervalS >= 60) continue;
       const secPerMiB = (8 * 1.048576) / cap;
       const mode = m.syncIntervalS === 0 ? 'continuous' : `every ${m.syncIntervalS} s`;
-      this.warn(`sites[${m.index}].bandwidthMbit`, `sites[${m.index}] "${m.name}" syncs ${mode} over a ${cap} Mbit/s cap: expect about ${secPerMiB.toFixed(1)} s of lag for every MiB changed in a burst (a 100 MiB burst: about ${fmtDuration(secPerMiB * 100)}); raise bandwidthMbit to ${SLOW_LINK_MBIT} or more, or set syncIntervalS to 60 or more to batch`);
+      this.warn(
+        `sites[${m.index}].bandwidthMbit`,
+        `sites[${m.index}] "${m.name}" syncs ${mode} over a ${cap} Mbit/s cap: expect about ${secPerMiB.toFixed(1)} s of lag for every MiB changed in a burst (a 100 MiB burst: about ${fmtDuration(secPerMiB * 100)}); raise bandwidthMbit to ${SLOW_LINK_MBIT} or more, or set syncIntervalS to 60 or more to batch`,
+      );
     }
     for (const m of mirrors) {
       if (m.failover === 'hot' && m.syncIntervalS > 0) {
-        this.warn(`sites[${m.index}].syncIntervalS`, `sites[${m.index}] "${m.name}" is a hot mirror that syncs every ${m.syncIntervalS} s: a failover can lose up to ${fmtDuration(m.syncIntervalS)} of data; hot mirrors are normally continuous (syncIntervalS: 0)`);
+        this.warn(
+          `sites[${m.index}].syncIntervalS`,
+          `sites[${m.index}] "${m.name}" is a hot mirror that syncs every ${m.syncIntervalS} s: a failover can lose up to ${fmtDuration(m.syncIntervalS)} of data; hot mirrors are normally continuous (syncIntervalS: 0)`,
+        );
       }
     }
   }

@@ -13,16 +13,14 @@ function sync(s: Site): string {
 }
 
 export function summarize(t: Topology): string {
-  const rows = t.sites.map((s) => [
-    s.name,
-    s.role === 'master' ? 'master' : `mirror (${s.failover})`,
-    where(s),
-    s.provider === 'offcloud' ? '-' : `${s.size}, ${s.diskGb} GiB`,
-    sync(s),
-  ]);
+  const rows = t.sites.map((s) => [s.name, s.role === 'master' ? 'master' : `mirror (${s.failover})`, where(s), s.provider === 'offcloud' ? '-' : `${s.size}, ${s.diskGb} GiB`, sync(s)]);
   const head = ['SITE', 'ROLE', 'WHERE', 'SIZE', 'SYNC'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
 
   const tree: string[] = [];
   const walk = (name: string, prefix: string, last: boolean, root: boolean) => {

@@ -73,94 +73,122 @@ export class AwsHost extends pulumi.ComponentResource {
 
     const network = new SiteNetwork(`${name}-net`, { tags }, { parent: this });
 
-    const key = new aws.kms.Key(`${name}-key`, {
-      description: `tandem ${args.customer}/${args.site}: data volume, root volume and snapshot copies`,
-      enableKeyRotation: true,
-      deletionWindowInDays: 30,
-      tags,
-    }, { parent: this });
+    const key = new aws.kms.Key(
+      `${name}-key`,
+      {
+        description: `tandem ${args.customer}/${args.site}: data volume, root volume and snapshot copies`,
+        enableKeyRotation: true,
+        deletionWindowInDays: 30,
+        tags,
+      },
+      { parent: this },
+    );
     new aws.kms.Alias(`${name}-key-alias`, { name: `alias/tandem-${args.customer}-${args.site}`, targetKeyId: key.keyId }, { parent: key });
 
-    const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
-      vpcId: network.vpcId,
-      description: `tandem ${args.customer}/${args.site}: ssh from admins and peer sites only`,
-      tags: { ...tags, Name: `${name}-sg` },
-    }, { parent: this });
+    const sg = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: network.vpcId,
+        description: `tandem ${args.customer}/${args.site}: ssh from admins and peer sites only`,
+        tags: { ...tags, Name: `${name}-sg` },
+      },
+      { parent: this },
+    );
     // The provider drops AWS's default egress rule; hosts need apt, NTP and their peers.
-    for (const [fam, cidr] of [['v4', '0.0.0.0/0'], ['v6', '::/0']] as const) {
-      new aws.vpc.SecurityGroupEgressRule(`${name}-egress-${fam}`, {
-        securityGroupId: sg.id,
-        ipProtocol: '-1',
-        ...(fam === 'v4' ? { cidrIpv4: cidr } : { cidrIpv6: cidr }),
-        description: 'all outbound',
-        tags,
-      }, { parent: sg });
+    for (const [fam, cidr] of [
+      ['v4', '0.0.0.0/0'],
+      ['v6', '::/0'],
+    ] as const) {
+      new aws.vpc.SecurityGroupEgressRule(
+        `${name}-egress-${fam}`,
+        {
+          securityGroupId: sg.id,
+          ipProtocol: '-1',
+          ...(fam === 'v4' ? { cidrIpv4: cidr } : { cidrIpv6: cidr }),
+          description: 'all outbound',
+          tags,
+        },
+        { parent: sg },
+      );
     }
 
     const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: 'ED25519' }, { parent: this });
     this.hostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim().split(/\s+/).slice(0, 2).join(' '));
 
     const zone = network.zones.apply((z) => z[0]);
-    const volume = new aws.ebs.Volume(`${name}-data`, {
-      availabilityZone: zone,
-      size: args.diskGb,
-      type: 'gp3',
-      encrypted: true,
-      kmsKeyId: key.arn,
-      tags: { ...tags, Name: `${name}-data`, [TAG.snapshots]: args.snapshotKey },
-    }, {
-      parent: this,
-      // The zone comes from a lookup; if AWS retires or adds a zone, the data must not move.
-      ignoreChanges: ['availabilityZone'],
-    });
+    const volume = new aws.ebs.Volume(
+      `${name}-data`,
+      {
+        availabilityZone: zone,
+        size: args.diskGb,
+        type: 'gp3',
+        encrypted: true,
+        kmsKeyId: key.arn,
+        tags: { ...tags, Name: `${name}-data`, [TAG.snapshots]: args.snapshotKey },
+      },
+      {
+        parent: this,
+        // The zone comes from a lookup; if AWS retires or adds a zone, the data must not move.
+        ignoreChanges: ['availabilityZone'],
+      },
+    );
 
     const arch = ubuntuArch(args.instanceType);
-    const ami = aws.ec2.getAmiOutput({
-      mostRecent: true,
-      owners: [CANONICAL_OWNER],
-      filters: [
-        { name: 'name', values: [ubuntuImageFilter(arch)] },
-        { name: 'architecture', values: [arch === 'arm64' ? 'arm64' : 'x86_64'] },
-        { name: 'virtualization-type', values: ['hvm'] },
-      ],
-    }, { parent: this });
+    const ami = aws.ec2.getAmiOutput(
+      {
+        mostRecent: true,
+        owners: [CANONICAL_OWNER],
+        filters: [
+          { name: 'name', values: [ubuntuImageFilter(arch)] },
+          { name: 'architecture', values: [arch === 'arm64' ? 'arm64' : 'x86_64'] },
+          { name: 'virtualization-type', values: ['hvm'] },
+        ],
+      },
+      { parent: this },
+    );
 
-    const userData = pulumi
-      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, volume.id, args.adminKeys])
-      .apply(([priv, pub, volumeId, keys]) =>
-        cloudInit({
-          adminUser: args.user,
-          adminKeys: keys,
-          hostKey: { privateOpenssh: priv, publicOpenssh: pub },
-          dataDir: args.dataDir,
-          device: { kind: 'aws-ebs', volumeId },
-          sshPort: args.sshPort,
-        }),
-      );
+    const userData = pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, volume.id, args.adminKeys]).apply(([priv, pub, volumeId, keys]) =>
+      cloudInit({
+        adminUser: args.user,
+        adminKeys: keys,
+        hostKey: { privateOpenssh: priv, publicOpenssh: pub },
+        dataDir: args.dataDir,
+        device: { kind: 'aws-ebs', volumeId },
+        sshPort: args.sshPort,
+      }),
+    );
 
-    const instance = new aws.ec2.Instance(`${name}-host`, {
-      ami: ami.id,
-      instanceType: args.instanceType,
-      subnetId: network.subnetIds[0],
-      availabilityZone: zone,
-      vpcSecurityGroupIds: [sg.id],
-      userData: pulumi.secret(userData),
-      metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 },
-      rootBlockDevice: { encrypted: true, kmsKeyId: key.arn, volumeType: 'gp3', volumeSize: args.rootGb ?? 16 },
-      tags: { ...tags, Name: `${name}-host` },
-      volumeTags: { ...tags, Name: `${name}-root` },
-    }, {
-      parent: this,
-      // A newer Ubuntu image, or new admin keys, must not replace a running trading server;
-      // cloud-init reads user data on first boot only anyway.
-      ignoreChanges: ['ami', 'userData', 'availabilityZone'],
-    });
+    const instance = new aws.ec2.Instance(
+      `${name}-host`,
+      {
+        ami: ami.id,
+        instanceType: args.instanceType,
+        subnetId: network.subnetIds[0],
+        availabilityZone: zone,
+        vpcSecurityGroupIds: [sg.id],
+        userData: pulumi.secret(userData),
+        metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 },
+        rootBlockDevice: { encrypted: true, kmsKeyId: key.arn, volumeType: 'gp3', volumeSize: args.rootGb ?? 16 },
+        tags: { ...tags, Name: `${name}-host` },
+        volumeTags: { ...tags, Name: `${name}-root` },
+      },
+      {
+        parent: this,
+        // A newer Ubuntu image, or new admin keys, must not replace a running trading server;
+        // cloud-init reads user data on first boot only anyway.
+        ignoreChanges: ['ami', 'userData', 'availabilityZone'],
+      },
+    );
 
-    const attachment = new aws.ec2.VolumeAttachment(`${name}-data-attach`, {
-      instanceId: instance.id,
-      volumeId: volume.id,
-      deviceName: '/dev/sdf',
-    }, { parent: instance });
+    const attachment = new aws.ec2.VolumeAttachment(
+      `${name}-data-attach`,
+      {
+        instanceId: instance.id,
+        volumeId: volume.id,
+        deviceName: '/dev/sdf',
+      },
+      { parent: instance },
+    );
 
     const eip = new aws.ec2.Eip(`${name}-eip`, { domain: 'vpc', tags: { ...tags, Name: `${name}-eip` } }, { parent: this });
     new aws.ec2.EipAssociation(`${name}-eip-assoc`, { allocationId: eip.allocationId, instanceId: args.eipInstanceId ?? instance.id }, { parent: eip });
@@ -168,28 +196,36 @@ export class AwsHost extends pulumi.ComponentResource {
     if (args.failover === 'cold') {
       // Built, booted once (cloud-init formats and mounts the data volume), then powered off;
       // tandem's failover driver starts it.
-      new aws.ec2transitgateway.InstanceState(`${name}-state`, {
-        instanceId: instance.id,
-        state: 'stopped',
-      }, {
-        parent: instance,
-        dependsOn: [attachment],
-        // Stopped once, after creation. After a failover the driver starts it and it may be the
-        // master: a later `pulumi up` must not stop it again.
-        ignoreChanges: ['state'],
-      });
+      new aws.ec2transitgateway.InstanceState(
+        `${name}-state`,
+        {
+          instanceId: instance.id,
+          state: 'stopped',
+        },
+        {
+          parent: instance,
+          dependsOn: [attachment],
+          // Stopped once, after creation. After a failover the driver starts it and it may be the
+          // master: a later `pulumi up` must not stop it again.
+          ignoreChanges: ['state'],
+        },
+      );
     }
 
     if (args.coldRefreshH !== undefined) {
       if (args.failover !== 'cold') throw new Error(`${name}: coldRefreshH is only for cold mirrors; site "${args.site}" is ${args.failover ?? 'the master'}`);
-      const refresh = new ColdRefresh(`${name}-refresh`, {
-        instanceId: instance.id,
-        instanceArn: instance.arn,
-        kmsKeyArn: key.arn,
-        everyHours: args.coldRefreshH,
-        description: `tandem ${args.customer}/${args.site}: power the cold mirror on to catch up`,
-        tags,
-      }, { parent: this });
+      const refresh = new ColdRefresh(
+        `${name}-refresh`,
+        {
+          instanceId: instance.id,
+          instanceArn: instance.arn,
+          kmsKeyArn: key.arn,
+          everyHours: args.coldRefreshH,
+          description: `tandem ${args.customer}/${args.site}: power the cold mirror on to catch up`,
+          tags,
+        },
+        { parent: this },
+      );
       this.refreshScheduleArn = refresh.scheduleArn;
     }
 

@@ -39,10 +39,7 @@ export class SiteIngress extends pulumi.ComponentResource {
         if (addr === undefined) throw new Error(`SiteIngress ${name}: no address for peer site "${src.site}"`);
         source = { cidrIpv4: pulumi.output(addr).apply((a) => `${a}/32`) };
       } else {
-        const list = aws.ec2.getManagedPrefixListOutput(
-          { name: pulumi.interpolate`com.amazonaws.${region!.region}.route53-healthchecks` },
-          { parent: this },
-        );
+        const list = aws.ec2.getManagedPrefixListOutput({ name: pulumi.interpolate`com.amazonaws.${region!.region}.route53-healthchecks` }, { parent: this });
         source = { prefixListId: list.id };
       }
       new aws.vpc.SecurityGroupIngressRule(`${name}-${r.key}`, { ...common, ...source }, { parent: this });

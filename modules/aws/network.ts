@@ -30,28 +30,40 @@ export class SiteNetwork extends pulumi.ComponentResource {
     const azs = aws.getAvailabilityZonesOutput({ state: 'available' }, { parent: this });
     this.zones = azs.names.apply((n) => chooseZones(n, count));
 
-    const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
-      cidrBlock: cidr,
-      enableDnsHostnames: true,
-      enableDnsSupport: true,
-      tags: { ...tags, Name: `${name}-vpc` },
-    }, { parent: this });
+    const vpc = new aws.ec2.Vpc(
+      `${name}-vpc`,
+      {
+        cidrBlock: cidr,
+        enableDnsHostnames: true,
+        enableDnsSupport: true,
+        tags: { ...tags, Name: `${name}-vpc` },
+      },
+      { parent: this },
+    );
     const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { ...tags, Name: `${name}-igw` } }, { parent: vpc });
-    const routes = new aws.ec2.RouteTable(`${name}-public`, {
-      vpcId: vpc.id,
-      routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }],
-      tags: { ...tags, Name: `${name}-public` },
-    }, { parent: vpc });
+    const routes = new aws.ec2.RouteTable(
+      `${name}-public`,
+      {
+        vpcId: vpc.id,
+        routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }],
+        tags: { ...tags, Name: `${name}-public` },
+      },
+      { parent: vpc },
+    );
 
     this.subnetIds = subnetCidrs(cidr, count).map((block, i) => {
-      const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
-        vpcId: vpc.id,
-        cidrBlock: block,
-        availabilityZone: this.zones.apply((z) => z[i]),
-        // Hosts get an Elastic IP; nothing else in the subnet should be reachable by accident.
-        mapPublicIpOnLaunch: false,
-        tags: { ...tags, Name: `${name}-public-${i}` },
-      }, { parent: vpc, ignoreChanges: ['availabilityZone'] });
+      const subnet = new aws.ec2.Subnet(
+        `${name}-public-${i}`,
+        {
+          vpcId: vpc.id,
+          cidrBlock: block,
+          availabilityZone: this.zones.apply((z) => z[i]),
+          // Hosts get an Elastic IP; nothing else in the subnet should be reachable by accident.
+          mapPublicIpOnLaunch: false,
+          tags: { ...tags, Name: `${name}-public-${i}` },
+        },
+        { parent: vpc, ignoreChanges: ['availabilityZone'] },
+      );
       new aws.ec2.RouteTableAssociation(`${name}-public-${i}-routes`, { subnetId: subnet.id, routeTableId: routes.id }, { parent: subnet });
       return subnet.id;
     });

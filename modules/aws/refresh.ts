@@ -29,37 +29,51 @@ export class ColdRefresh extends pulumi.ComponentResource {
 
   constructor(name: string, args: ColdRefreshArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:aws:ColdRefresh', name, {}, opts);
-    const role = new aws.iam.Role(`${name}-role`, {
-      description: args.description,
-      assumeRolePolicy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-      }),
-      tags: args.tags,
-    }, { parent: this });
-    const policy = new aws.iam.RolePolicy(`${name}-start`, {
-      role: role.id,
-      policy: pulumi.all([args.instanceArn, args.kmsKeyArn]).apply(([instanceArn, keyArn]) => JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Action: 'ec2:StartInstances', Resource: instanceArn },
-          // EC2 attaches the site-key-encrypted volumes on start with a grant made as the caller.
-          { Effect: 'Allow', Action: 'kms:CreateGrant', Resource: keyArn, Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } },
-        ],
-      })),
-    }, { parent: role });
-    const schedule = new aws.scheduler.Schedule(`${name}-schedule`, {
-      description: args.description,
-      scheduleExpression: refreshRate(args.everyHours),
-      // Stagger is harmless for a refresh and spreads the starts of many customers.
-      flexibleTimeWindow: { mode: 'FLEXIBLE', maximumWindowInMinutes: 15 },
-      target: {
-        arn: START_INSTANCES_TARGET,
-        roleArn: role.arn,
-        input: pulumi.output(args.instanceId).apply((id) => JSON.stringify({ InstanceIds: [id] })),
-        retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      {
+        description: args.description,
+        assumeRolePolicy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        }),
+        tags: args.tags,
       },
-    }, { parent: this, dependsOn: [policy] });
+      { parent: this },
+    );
+    const policy = new aws.iam.RolePolicy(
+      `${name}-start`,
+      {
+        role: role.id,
+        policy: pulumi.all([args.instanceArn, args.kmsKeyArn]).apply(([instanceArn, keyArn]) =>
+          JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: 'ec2:StartInstances', Resource: instanceArn },
+              // EC2 attaches the site-key-encrypted volumes on start with a grant made as the caller.
+              { Effect: 'Allow', Action: 'kms:CreateGrant', Resource: keyArn, Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } },
+            ],
+          }),
+        ),
+      },
+      { parent: role },
+    );
+    const schedule = new aws.scheduler.Schedule(
+      `${name}-schedule`,
+      {
+        description: args.description,
+        scheduleExpression: refreshRate(args.everyHours),
+        // Stagger is harmless for a refresh and spreads the starts of many customers.
+        flexibleTimeWindow: { mode: 'FLEXIBLE', maximumWindowInMinutes: 15 },
+        target: {
+          arn: START_INSTANCES_TARGET,
+          roleArn: role.arn,
+          input: pulumi.output(args.instanceId).apply((id) => JSON.stringify({ InstanceIds: [id] })),
+          retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+        },
+      },
+      { parent: this, dependsOn: [policy] },
+    );
     this.scheduleArn = schedule.arn;
     this.roleArn = role.arn;
     this.registerOutputs({ scheduleArn: this.scheduleArn, roleArn: this.roleArn });

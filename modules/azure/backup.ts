@@ -33,89 +33,113 @@ export class DiskBackup extends pulumi.ComponentResource {
   constructor(name: string, args: DiskBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:azure:DiskBackup', name, {}, opts);
     const every = args.everyHours ?? 4;
-    const vault = new azure.dataprotection.BackupVault(`${name}-vault`, {
-      resourceGroupName: args.resourceGroupName,
-      location: args.location,
-      identity: { type: 'SystemAssigned' },
-      properties: { storageSettings: [{ datastoreType: 'VaultStore', type: 'LocallyRedundant' }] },
-      tags: args.tags,
-    }, { parent: this });
-    const operational = { dataStoreType: 'OperationalStore', objectType: 'DataStoreInfoBase' };
-    const policy = new azure.dataprotection.BackupPolicy(`${name}-policy`, {
-      resourceGroupName: args.resourceGroupName,
-      vaultName: vault.name,
-      properties: {
-        objectType: 'BackupPolicy',
-        datasourceTypes: ['Microsoft.Compute/disks'],
-        policyRules: [
-          {
-            name: `Every${every}Hours`,
-            objectType: 'AzureBackupRule',
-            backupParameters: { objectType: 'AzureBackupParams', backupType: 'Incremental' },
-            dataStore: operational,
-            trigger: {
-              objectType: 'ScheduleBasedTriggerContext',
-              schedule: { repeatingTimeIntervals: [`R/2024-01-01T00:00:00+00:00/PT${every}H`], timeZone: 'UTC' },
-              taggingCriteria: [{ isDefault: true, taggingPriority: 99, tagInfo: { tagName: 'Default' } }],
-            },
-          },
-          {
-            name: 'Default',
-            objectType: 'AzureRetentionRule',
-            isDefault: true,
-            lifecycles: [{
-              deleteAfter: { objectType: 'AbsoluteDeleteOption', duration: `P${args.keepDays ?? 7}D` },
-              sourceDataStore: operational,
-            }],
-          },
-        ],
+    const vault = new azure.dataprotection.BackupVault(
+      `${name}-vault`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        identity: { type: 'SystemAssigned' },
+        properties: { storageSettings: [{ datastoreType: 'VaultStore', type: 'LocallyRedundant' }] },
+        tags: args.tags,
       },
-    }, { parent: vault });
+      { parent: this },
+    );
+    const operational = { dataStoreType: 'OperationalStore', objectType: 'DataStoreInfoBase' };
+    const policy = new azure.dataprotection.BackupPolicy(
+      `${name}-policy`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        vaultName: vault.name,
+        properties: {
+          objectType: 'BackupPolicy',
+          datasourceTypes: ['Microsoft.Compute/disks'],
+          policyRules: [
+            {
+              name: `Every${every}Hours`,
+              objectType: 'AzureBackupRule',
+              backupParameters: { objectType: 'AzureBackupParams', backupType: 'Incremental' },
+              dataStore: operational,
+              trigger: {
+                objectType: 'ScheduleBasedTriggerContext',
+                schedule: { repeatingTimeIntervals: [`R/2024-01-01T00:00:00+00:00/PT${every}H`], timeZone: 'UTC' },
+                taggingCriteria: [{ isDefault: true, taggingPriority: 99, tagInfo: { tagName: 'Default' } }],
+              },
+            },
+            {
+              name: 'Default',
+              objectType: 'AzureRetentionRule',
+              isDefault: true,
+              lifecycles: [
+                {
+                  deleteAfter: { objectType: 'AbsoluteDeleteOption', duration: `P${args.keepDays ?? 7}D` },
+                  sourceDataStore: operational,
+                },
+              ],
+            },
+          ],
+        },
+      },
+      { parent: vault },
+    );
 
     const client = azure.authorization.getClientConfigOutput({ parent: this });
     const role = (id: string) => pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
     const principalId = vault.identity.apply((i) => i?.principalId ?? '');
-    const reader = new azure.authorization.RoleAssignment(`${name}-disk-reader`, {
-      scope: args.diskId,
-      roleDefinitionId: role(ROLE.diskBackupReader),
-      principalId,
-      principalType: 'ServicePrincipal',
-    }, { parent: vault });
-    const contributor = new azure.authorization.RoleAssignment(`${name}-snapshot-contributor`, {
-      scope: args.resourceGroupId,
-      roleDefinitionId: role(ROLE.diskSnapshotContributor),
-      principalId,
-      principalType: 'ServicePrincipal',
-    }, { parent: vault });
+    const reader = new azure.authorization.RoleAssignment(
+      `${name}-disk-reader`,
+      {
+        scope: args.diskId,
+        roleDefinitionId: role(ROLE.diskBackupReader),
+        principalId,
+        principalType: 'ServicePrincipal',
+      },
+      { parent: vault },
+    );
+    const contributor = new azure.authorization.RoleAssignment(
+      `${name}-snapshot-contributor`,
+      {
+        scope: args.resourceGroupId,
+        roleDefinitionId: role(ROLE.diskSnapshotContributor),
+        principalId,
+        principalType: 'ServicePrincipal',
+      },
+      { parent: vault },
+    );
 
-    new azure.dataprotection.BackupInstance(`${name}-instance`, {
-      resourceGroupName: args.resourceGroupName,
-      vaultName: vault.name,
-      tags: { ...args.tags, [TAG.snapshots]: args.snapshotKey },
-      properties: {
-        objectType: 'BackupInstance',
-        friendlyName: args.snapshotKey,
-        dataSourceInfo: {
-          objectType: 'Datasource',
-          datasourceType: 'Microsoft.Compute/disks',
-          resourceID: args.diskId,
-          resourceLocation: args.location,
-          resourceName: args.diskName,
-          resourceType: 'Microsoft.Compute/disks',
-          resourceUri: args.diskId,
-        },
-        policyInfo: {
-          policyId: policy.id,
-          policyParameters: {
-            dataStoreParametersList: [{
-              objectType: 'AzureOperationalStoreParameters',
-              dataStoreType: 'OperationalStore',
-              resourceGroupId: args.resourceGroupId,
-            }],
+    new azure.dataprotection.BackupInstance(
+      `${name}-instance`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        vaultName: vault.name,
+        tags: { ...args.tags, [TAG.snapshots]: args.snapshotKey },
+        properties: {
+          objectType: 'BackupInstance',
+          friendlyName: args.snapshotKey,
+          dataSourceInfo: {
+            objectType: 'Datasource',
+            datasourceType: 'Microsoft.Compute/disks',
+            resourceID: args.diskId,
+            resourceLocation: args.location,
+            resourceName: args.diskName,
+            resourceType: 'Microsoft.Compute/disks',
+            resourceUri: args.diskId,
+          },
+          policyInfo: {
+            policyId: policy.id,
+            policyParameters: {
+              dataStoreParametersList: [
+                {
+                  objectType: 'AzureOperationalStoreParameters',
+                  dataStoreType: 'OperationalStore',
+                  resourceGroupId: args.resourceGroupId,
+                },
+              ],
+            },
           },
         },
       },
-    }, { parent: vault, dependsOn: [reader, contributor] });
+      { parent: vault, dependsOn: [reader, contributor] },
+    );
     this.registerOutputs({});
   }
 }

@@ -71,107 +71,141 @@ export class AzureHost extends pulumi.ComponentResource {
 
     const rg = new azure.resources.ResourceGroup(`${name}-rg`, { location, tags }, { parent: this });
     const rgName = rg.name;
-    const vnet = new azure.network.VirtualNetwork(`${name}-vnet`, {
-      resourceGroupName: rgName,
-      location,
-      addressSpace: { addressPrefixes: [VNET_CIDR] },
-      tags,
-    }, { parent: rg, ignoreChanges: ['subnets'] });
-    const subnet = new azure.network.Subnet(`${name}-subnet`, {
-      resourceGroupName: rgName,
-      virtualNetworkName: vnet.name,
-      addressPrefix: SUBNET_CIDR,
-    }, { parent: vnet });
-    const nsg = new azure.network.NetworkSecurityGroup(`${name}-nsg`, {
-      resourceGroupName: rgName,
-      location,
-      tags,
-    }, { parent: rg, ignoreChanges: ['securityRules'] });
-    const pip = new azure.network.PublicIPAddress(`${name}-ip`, {
-      resourceGroupName: rgName,
-      location,
-      sku: { name: 'Standard', tier: 'Regional' },
-      publicIPAllocationMethod: 'Static',
-      publicIPAddressVersion: 'IPv4',
-      tags,
-    }, { parent: rg });
-    const nic = new azure.network.NetworkInterface(`${name}-nic`, {
-      resourceGroupName: rgName,
-      location,
-      networkSecurityGroup: { id: nsg.id },
-      ipConfigurations: [{
-        name: IP_CONFIGURATION,
-        primary: true,
-        subnet: { id: subnet.id },
-        privateIPAllocationMethod: 'Dynamic',
-        publicIPAddress: { id: args.nicPublicIpId ?? pip.id },
-      }],
-      tags,
-    }, { parent: rg });
+    const vnet = new azure.network.VirtualNetwork(
+      `${name}-vnet`,
+      {
+        resourceGroupName: rgName,
+        location,
+        addressSpace: { addressPrefixes: [VNET_CIDR] },
+        tags,
+      },
+      { parent: rg, ignoreChanges: ['subnets'] },
+    );
+    const subnet = new azure.network.Subnet(
+      `${name}-subnet`,
+      {
+        resourceGroupName: rgName,
+        virtualNetworkName: vnet.name,
+        addressPrefix: SUBNET_CIDR,
+      },
+      { parent: vnet },
+    );
+    const nsg = new azure.network.NetworkSecurityGroup(
+      `${name}-nsg`,
+      {
+        resourceGroupName: rgName,
+        location,
+        tags,
+      },
+      { parent: rg, ignoreChanges: ['securityRules'] },
+    );
+    const pip = new azure.network.PublicIPAddress(
+      `${name}-ip`,
+      {
+        resourceGroupName: rgName,
+        location,
+        sku: { name: 'Standard', tier: 'Regional' },
+        publicIPAllocationMethod: 'Static',
+        publicIPAddressVersion: 'IPv4',
+        tags,
+      },
+      { parent: rg },
+    );
+    const nic = new azure.network.NetworkInterface(
+      `${name}-nic`,
+      {
+        resourceGroupName: rgName,
+        location,
+        networkSecurityGroup: { id: nsg.id },
+        ipConfigurations: [
+          {
+            name: IP_CONFIGURATION,
+            primary: true,
+            subnet: { id: subnet.id },
+            privateIPAllocationMethod: 'Dynamic',
+            publicIPAddress: { id: args.nicPublicIpId ?? pip.id },
+          },
+        ],
+        tags,
+      },
+      { parent: rg },
+    );
 
-    const disk = new azure.compute.Disk(`${name}-data`, {
-      resourceGroupName: rgName,
-      location,
-      creationData: { createOption: 'Empty' },
-      diskSizeGB: args.diskGb,
-      sku: { name: 'Premium_LRS' },
-      // Explicit, so the policy can check it: platform-managed keys, no subscription feature needed.
-      encryption: { type: 'EncryptionAtRestWithPlatformKey' },
-      tags: { ...tags, [TAG.snapshots]: args.snapshotKey },
-    }, { parent: rg });
+    const disk = new azure.compute.Disk(
+      `${name}-data`,
+      {
+        resourceGroupName: rgName,
+        location,
+        creationData: { createOption: 'Empty' },
+        diskSizeGB: args.diskGb,
+        sku: { name: 'Premium_LRS' },
+        // Explicit, so the policy can check it: platform-managed keys, no subscription feature needed.
+        encryption: { type: 'EncryptionAtRestWithPlatformKey' },
+        tags: { ...tags, [TAG.snapshots]: args.snapshotKey },
+      },
+      { parent: rg },
+    );
 
     const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: 'ED25519' }, { parent: this });
     this.hostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim().split(/\s+/).slice(0, 2).join(' '));
     const lun = 0;
-    const customData = pulumi
-      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, args.adminKeys])
-      .apply(([priv, pub, keys]) =>
-        Buffer.from(cloudInit({
+    const customData = pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, args.adminKeys]).apply(([priv, pub, keys]) =>
+      Buffer.from(
+        cloudInit({
           adminUser: args.user,
           adminKeys: keys,
           hostKey: { privateOpenssh: priv, publicOpenssh: pub },
           dataDir: args.dataDir,
           device: { kind: 'azure-lun', lun },
           sshPort: args.sshPort,
-        })).toString('base64'),
-      );
+        }),
+      ).toString('base64'),
+    );
     const keys = pulumi.output(args.adminKeys).apply((ks) => {
       if (ks.length === 0) throw new Error(`${name}: Azure VMs need at least one admin SSH public key`);
       return ks.map((keyData) => ({ path: `/home/${args.user}/.ssh/authorized_keys`, keyData }));
     });
 
-    const vm = new azure.compute.VirtualMachine(`${name}-vm`, {
-      resourceGroupName: rgName,
-      location,
-      hardwareProfile: { vmSize: args.size },
-      networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: 'Detach' }] },
-      osProfile: {
-        computerName: `${args.customer}-${args.site}`.slice(0, 63),
-        adminUsername: args.user,
-        customData: pulumi.secret(customData),
-        linuxConfiguration: { disablePasswordAuthentication: true, ssh: { publicKeys: keys } },
+    const vm = new azure.compute.VirtualMachine(
+      `${name}-vm`,
+      {
+        resourceGroupName: rgName,
+        location,
+        hardwareProfile: { vmSize: args.size },
+        networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: 'Detach' }] },
+        osProfile: {
+          computerName: `${args.customer}-${args.site}`.slice(0, 63),
+          adminUsername: args.user,
+          customData: pulumi.secret(customData),
+          linuxConfiguration: { disablePasswordAuthentication: true, ssh: { publicKeys: keys } },
+        },
+        storageProfile: {
+          imageReference: ubuntuImage(args.size),
+          osDisk: { createOption: 'FromImage', managedDisk: { storageAccountType: 'Premium_LRS' }, deleteOption: 'Delete' },
+          dataDisks: [{ lun, createOption: 'Attach', managedDisk: { id: disk.id }, deleteOption: 'Detach' }],
+        },
+        tags,
       },
-      storageProfile: {
-        imageReference: ubuntuImage(args.size),
-        osDisk: { createOption: 'FromImage', managedDisk: { storageAccountType: 'Premium_LRS' }, deleteOption: 'Delete' },
-        dataDisks: [{ lun, createOption: 'Attach', managedDisk: { id: disk.id }, deleteOption: 'Detach' }],
+      {
+        parent: rg,
+        // As on AWS: never replace a trading server for new admin keys; cloud-init ran at first boot.
+        ignoreChanges: ['osProfile.customData', 'osProfile.linuxConfiguration.ssh'],
       },
-      tags,
-    }, {
-      parent: rg,
-      // As on AWS: never replace a trading server for new admin keys; cloud-init ran at first boot.
-      ignoreChanges: ['osProfile.customData', 'osProfile.linuxConfiguration.ssh'],
-    });
+    );
 
     if (args.coldRefreshH !== undefined) {
       if (args.failover !== 'cold') throw new Error(`${name}: coldRefreshH is only for cold mirrors; site "${args.site}" is ${args.failover ?? 'the master'}`);
-      const refresh = new AzureColdRefresh(`${name}-refresh`, {
-        location,
-        resourceGroupName: rgName,
-        vmId: vm.id,
-        everyHours: args.coldRefreshH,
-        tags,
-      }, { parent: this });
+      const refresh = new AzureColdRefresh(
+        `${name}-refresh`,
+        {
+          location,
+          resourceGroupName: rgName,
+          vmId: vm.id,
+          everyHours: args.coldRefreshH,
+          tags,
+        },
+        { parent: this },
+      );
       this.refreshWorkflowId = refresh.workflowId;
     }
 

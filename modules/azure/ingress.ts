@@ -30,20 +30,24 @@ export class AzureIngress extends pulumi.ComponentResource {
         if (addr === undefined) throw new Error(`AzureIngress ${name}: no address for peer site "${src.site}"`);
         prefix = pulumi.output(addr).apply((a) => `${a}/32`);
       } else prefix = 'Internet';
-      new azure.network.SecurityRule(`${name}-${r.key}`, {
-        resourceGroupName: args.resourceGroupName,
-        networkSecurityGroupName: args.networkSecurityGroupName,
-        securityRuleName: r.key,
-        description: r.description,
-        direction: 'Inbound',
-        access: 'Allow',
-        protocol: 'Tcp',
-        priority: priorities[i],
-        sourceAddressPrefix: prefix,
-        sourcePortRange: '*',
-        destinationAddressPrefix: '*',
-        destinationPortRange: String(r.port),
-      }, { parent: this });
+      new azure.network.SecurityRule(
+        `${name}-${r.key}`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          networkSecurityGroupName: args.networkSecurityGroupName,
+          securityRuleName: r.key,
+          description: r.description,
+          direction: 'Inbound',
+          access: 'Allow',
+          protocol: 'Tcp',
+          priority: priorities[i],
+          sourceAddressPrefix: prefix,
+          sourcePortRange: '*',
+          destinationAddressPrefix: '*',
+          destinationPortRange: String(r.port),
+        },
+        { parent: this },
+      );
     });
     this.registerOutputs({});
   }

@@ -30,21 +30,29 @@ export class AzureColdRefresh extends pulumi.ComponentResource {
 
   constructor(name: string, args: AzureColdRefreshArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:azure:ColdRefresh', name, {}, opts);
-    const workflow = new azure.logic.Workflow(`${name}-workflow`, {
-      resourceGroupName: args.resourceGroupName,
-      location: args.location,
-      identity: { type: 'SystemAssigned' },
-      state: 'Enabled',
-      definition: pulumi.output(args.vmId).apply((id) => refreshWorkflowDefinition(id, args.everyHours)),
-      tags: args.tags,
-    }, { parent: this });
+    const workflow = new azure.logic.Workflow(
+      `${name}-workflow`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        identity: { type: 'SystemAssigned' },
+        state: 'Enabled',
+        definition: pulumi.output(args.vmId).apply((id) => refreshWorkflowDefinition(id, args.everyHours)),
+        tags: args.tags,
+      },
+      { parent: this },
+    );
     const client = azure.authorization.getClientConfigOutput({ parent: this });
-    new azure.authorization.RoleAssignment(`${name}-vm-start`, {
-      scope: args.vmId,
-      roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${VM_CONTRIBUTOR_ROLE}`,
-      principalId: workflow.identity.apply((i) => i?.principalId ?? ''),
-      principalType: 'ServicePrincipal',
-    }, { parent: workflow });
+    new azure.authorization.RoleAssignment(
+      `${name}-vm-start`,
+      {
+        scope: args.vmId,
+        roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${VM_CONTRIBUTOR_ROLE}`,
+        principalId: workflow.identity.apply((i) => i?.principalId ?? ''),
+        principalType: 'ServicePrincipal',
+      },
+      { parent: workflow },
+    );
     this.workflowId = workflow.id;
     this.registerOutputs({ workflowId: this.workflowId });
   }

@@ -49,35 +49,47 @@ export class DnsFailover extends pulumi.ComponentResource {
   constructor(name: string, args: DnsFailoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tandem:dns:Failover', name, {}, opts);
     const zone = aws.route53.getZoneOutput({ name: args.zone, privateZone: false }, { parent: this });
-    const check = new aws.route53.HealthCheck(`${name}-health`, {
-      type: 'TCP',
-      ipAddress: args.primary.address,
-      port: args.healthPort,
-      requestInterval: args.requestInterval ?? 10,
-      failureThreshold: args.failureThreshold ?? 3,
-      tags: { ...args.tags, Name: `${args.name} ${args.primary.site}` },
-    }, { parent: this });
+    const check = new aws.route53.HealthCheck(
+      `${name}-health`,
+      {
+        type: 'TCP',
+        ipAddress: args.primary.address,
+        port: args.healthPort,
+        requestInterval: args.requestInterval ?? 10,
+        failureThreshold: args.failureThreshold ?? 3,
+        tags: { ...args.tags, Name: `${args.name} ${args.primary.site}` },
+      },
+      { parent: this },
+    );
     const ttl = args.ttl ?? 30;
-    const primary = new aws.route53.Record(`${name}-primary`, {
-      zoneId: zone.zoneId,
-      name: args.name,
-      type: 'A',
-      ttl,
-      records: [args.primary.address],
-      setIdentifier: args.primarySetIdentifier ?? args.primary.site,
-      failoverRoutingPolicies: [{ type: 'PRIMARY' }],
-      healthCheckId: check.id,
-    }, { parent: this });
-    if (args.secondary) {
-      new aws.route53.Record(`${name}-secondary`, {
+    const primary = new aws.route53.Record(
+      `${name}-primary`,
+      {
         zoneId: zone.zoneId,
         name: args.name,
         type: 'A',
         ttl,
-        records: [args.secondary.address],
-        setIdentifier: args.secondarySetIdentifier ?? args.secondary.site,
-        failoverRoutingPolicies: [{ type: 'SECONDARY' }],
-      }, { parent: this });
+        records: [args.primary.address],
+        setIdentifier: args.primarySetIdentifier ?? args.primary.site,
+        failoverRoutingPolicies: [{ type: 'PRIMARY' }],
+        healthCheckId: check.id,
+      },
+      { parent: this },
+    );
+    if (args.secondary) {
+      new aws.route53.Record(
+        `${name}-secondary`,
+        {
+          zoneId: zone.zoneId,
+          name: args.name,
+          type: 'A',
+          ttl,
+          records: [args.secondary.address],
+          setIdentifier: args.secondarySetIdentifier ?? args.secondary.site,
+          failoverRoutingPolicies: [{ type: 'SECONDARY' }],
+        },
+        { parent: this },
+      );
     }
     this.fqdn = primary.fqdn;
     this.healthCheckId = check.id;

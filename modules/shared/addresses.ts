@@ -18,7 +18,10 @@ export function addressSwap(planned: Topology, now: Topology): ReadonlyMap<strin
   const was = masterOf(planned);
   const is = masterOf(now);
   if (planned.dns || was.name === is.name || !sameAddressPool(was, is)) return new Map();
-  return new Map([[is.name, was.name], [was.name, is.name]]);
+  return new Map([
+    [is.name, was.name],
+    [was.name, is.name],
+  ]);
 }
 
 /** Whether an address can move between the two sites' hosts: the same cloud and region. */

@@ -66,9 +66,7 @@ export function dataVolumeScript(dataDir: string, device: DataDevice): string {
 
 export function cloudInit(a: CloudInitArgs): string {
   const sshPort = a.sshPort ?? 22;
-  const files: { path: string; permissions: string; content: string }[] = [
-    { path: '/usr/local/sbin/tandem-data-volume', permissions: '0755', content: dataVolumeScript(a.dataDir, a.device) },
-  ];
+  const files: { path: string; permissions: string; content: string }[] = [{ path: '/usr/local/sbin/tandem-data-volume', permissions: '0755', content: dataVolumeScript(a.dataDir, a.device) }];
   const runcmd: string[][] = [];
   if (sshPort !== 22) {
     files.push({ path: '/etc/ssh/sshd_config.d/10-tandem-port.conf', permissions: '0644', content: `Port ${sshPort}\n` });

@@ -31,7 +31,10 @@ function family(cidr: string): 4 | 6 {
 
 /** A logical-name-safe slug of a CIDR: 203.0.113.0/24 -> 203-0-113-0-24. */
 export function cidrKey(cidr: string): string {
-  return cidr.replace(/[^0-9a-zA-Z]+/g, '-').replace(/^-|-$/g, '').toLowerCase();
+  return cidr
+    .replace(/[^0-9a-zA-Z]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase();
 }
 
 /**

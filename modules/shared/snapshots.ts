@@ -21,11 +21,7 @@ export function snapshotCopyTarget(t: Topology, siteName: string): CopyTarget | 
   const parent = feedFrom(t, site);
   const order = feedOrder(t);
   const children = order.filter((s) => feedFrom(t, s) === siteName);
-  const candidates = [
-    ...order.filter((s) => s.name === parent),
-    ...children,
-    ...order,
-  ];
+  const candidates = [...order.filter((s) => s.name === parent), ...children, ...order];
   const hit = candidates.find((s) => s.provider === 'aws' && s.name !== siteName && s.region !== site.region);
   return hit ? { site: hit.name, region: hit.region! } : null;
 }

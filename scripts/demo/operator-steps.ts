@@ -29,7 +29,6 @@ function need(inv: Inventory | undefined): Inventory {
   return inv;
 }
 
-
 /** Polls every mirror for the file over SSH; resolves with ms after the write, per mirror. */
 async function timeArrival(inv: Inventory, file: string, content: string, timeoutMs: number): Promise<Map<string, number | null>> {
   const master = inv.hosts.find((h) => h.role === 'master')!;
@@ -71,7 +70,11 @@ export const OPERATOR_DEMO_STEPS: readonly OperatorDemoStep[] = [
       ctx.out(summarizeResults('agent install', first).replace(/^/gm, '  '));
       if (first.some((r) => r.outcome === 'failed')) throw new Error('agent install failed on some hosts (see above)');
       ctx.out('  ...and once more: a second install changes nothing');
-      const second = await installFleet(fleetOf(inv, () => undefined), 'install', agentJs);
+      const second = await installFleet(
+        fleetOf(inv, () => undefined),
+        'install',
+        agentJs,
+      );
       ctx.out(summarizeResults('agent install', second).replace(/^/gm, '  '));
     },
   },
@@ -81,7 +84,13 @@ export const OPERATOR_DEMO_STEPS: readonly OperatorDemoStep[] = [
       const inv = need(ctx.inventory);
       const t0 = Date.now();
       const res = await mirrorFleet(fleetOf(inv, ctx.out), 'start', []);
-      if (res.some((r) => r.outcome === 'failed')) throw new Error(`mirror start failed: ${res.filter((r) => r.error).map((r) => `${r.site}: ${r.error}`).join('; ')}`);
+      if (res.some((r) => r.outcome === 'failed'))
+        throw new Error(
+          `mirror start failed: ${res
+            .filter((r) => r.error)
+            .map((r) => `${r.site}: ${r.error}`)
+            .join('; ')}`,
+        );
       // Let the master's links finish their seed, so the next step times streaming, not seeding.
       const master = inv.hosts.find((h) => h.role === 'master')!;
       const seeded = async () => {

@@ -47,9 +47,7 @@ export const STEPS: DemoStep[] = [
       for (const h of inv.hosts) {
         const s = await openSession(inv, h.site);
         try {
-          const r = await s.execChecked(
-            `echo "$(ip -4 -o addr show dev eth0 | awk '{print $4}') $(df -h --output=size ${shellQuote(inv.dataDir)} | tail -1 | tr -d ' ') ${shellQuote(inv.dataDir)}"`,
-          );
+          const r = await s.execChecked(`echo "$(ip -4 -o addr show dev eth0 | awk '{print $4}') $(df -h --output=size ${shellQuote(inv.dataDir)} | tail -1 | tr -d ' ') ${shellQuote(inv.dataDir)}"`);
           ctx.out(`  ${h.site.padEnd(10)} ${h.role.padEnd(6)} ssh ok: address ${r.stdout.trim()}`);
         } finally {
           s.close();

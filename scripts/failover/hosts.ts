@@ -224,7 +224,6 @@ export async function reconfigureHost(r: Remote, inv: Inventory, site: string, o
   return wrote;
 }
 
-
 /** Shell that installs the boot fence hook and marks this boot confirmed (the host is master by a failover or by the operator now). */
 export function fenceHookScript(reason: string): string {
   const hook = `#!/bin/sh

@@ -110,9 +110,7 @@ class SdkStack implements FleetStack {
     const [last] = await this.stack.history(1);
     const outputs = await this.stack.outputs();
     return {
-      lastUpdate: last
-        ? { kind: last.kind, result: last.result, endTime: last.endTime ? new Date(last.endTime).toISOString() : null, changes: changesOf(last.resourceChanges) }
-        : null,
+      lastUpdate: last ? { kind: last.kind, result: last.result, endTime: last.endTime ? new Date(last.endTime).toISOString() : null, changes: changesOf(last.resourceChanges) } : null,
       outputs: Object.keys(outputs).length,
     };
   }

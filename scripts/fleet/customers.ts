@@ -141,7 +141,10 @@ class CustomersValidator {
     for (const k of Object.keys(obj)) {
       if (allowed.includes(k)) continue;
       const guess = closest(k, allowed);
-      this.error(`${p}.${k}`.replace(/^\./, ''), `${`${p}.${k}`.replace(/^\./, '')}: unknown key${this.line([...yp, k])}; ${guess ? `did you mean "${guess}"?` : `allowed keys: ${allowed.join(', ')}`}`);
+      this.error(
+        `${p}.${k}`.replace(/^\./, ''),
+        `${`${p}.${k}`.replace(/^\./, '')}: unknown key${this.line([...yp, k])}; ${guess ? `did you mean "${guess}"?` : `allowed keys: ${allowed.join(', ')}`}`,
+      );
     }
   }
 
@@ -192,7 +195,10 @@ class CustomersValidator {
       if (c.source === target && !this.changed.has(c.index)) continue;
       if (readers.length === 0) continue;
       const who = readers.map((u) => (u === c ? `customers[${u.index}] itself (with overrides)` : `customers[${u.index}] ("${u.id}")`)).join(', ');
-      this.error(`customers[${c.index}].id`, `customers[${c.index}].id "${c.id}": a deployment writes this customer's config to stacks/Pulumi.${c.id}.yaml, which ${who} reads as a template; keep templates under names no customer has (e.g. stacks/templates/Pulumi.${c.id}.yaml) or give this customer another id`);
+      this.error(
+        `customers[${c.index}].id`,
+        `customers[${c.index}].id "${c.id}": a deployment writes this customer's config to stacks/Pulumi.${c.id}.yaml, which ${who} reads as a template; keep templates under names no customer has (e.g. stacks/templates/Pulumi.${c.id}.yaml) or give this customer another id`,
+      );
     }
   }
 
@@ -206,7 +212,10 @@ class CustomersValidator {
     let ok = true;
     for (const k of ['org', 'url'] as const) {
       if (typeof v[k] !== 'string' || (v[k] as string).trim() === '') {
-        this.error(`remote.${k}`, `remote.${k} ${show(v[k])} is not allowed; give ${k === 'org' ? 'the Pulumi organization the stacks live in, e.g. my-org' : 'the Git URL Pulumi Deployments clones, e.g. https://github.com/me/tandem.git'}`);
+        this.error(
+          `remote.${k}`,
+          `remote.${k} ${show(v[k])} is not allowed; give ${k === 'org' ? 'the Pulumi organization the stacks live in, e.g. my-org' : 'the Git URL Pulumi Deployments clones, e.g. https://github.com/me/tandem.git'}`,
+        );
         ok = false;
       }
     }
@@ -267,7 +276,10 @@ class CustomersValidator {
     const hasStack = raw.stack !== undefined;
     const hasInline = raw.topology !== undefined;
     if (hasStack === hasInline) {
-      this.error(`${p}.stack`, `${p} ${hasStack ? 'has both stack and topology' : 'has neither stack nor topology'}; give exactly one: stack: Pulumi.<customer>.yaml (a path relative to this file) or an inline topology: mapping`);
+      this.error(
+        `${p}.stack`,
+        `${p} ${hasStack ? 'has both stack and topology' : 'has neither stack nor topology'}; give exactly one: stack: Pulumi.<customer>.yaml (a path relative to this file) or an inline topology: mapping`,
+      );
       return undefined;
     }
     if (hasInline) {
@@ -287,7 +299,10 @@ class CustomersValidator {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      this.error(`${p}.stack`, `${p}.stack "${raw.stack}" cannot be read (${code === 'ENOENT' ? `no such file: ${file}` : code ?? String(e)}); give a stack file relative to this file, e.g. Pulumi.acme.yaml`);
+      this.error(
+        `${p}.stack`,
+        `${p}.stack "${raw.stack}" cannot be read (${code === 'ENOENT' ? `no such file: ${file}` : (code ?? String(e))}); give a stack file relative to this file, e.g. Pulumi.acme.yaml`,
+      );
       return undefined;
     }
     const doc = parseDocument(text, { uniqueKeys: true });
@@ -335,7 +350,10 @@ class CustomersValidator {
         const idx = sites.findIndex((s) => isObj(s) && s.name === name);
         if (idx < 0) {
           const guess = closest(name, names);
-          this.error(sp, `${sp}: "${name}" is not a site of this topology${this.line([...yp, 'overrides', 'sites', name])}; ${guess ? `did you mean "${guess}"?` : `its sites are: ${names.join(', ') || 'none'}`}`);
+          this.error(
+            sp,
+            `${sp}: "${name}" is not a site of this topology${this.line([...yp, 'overrides', 'sites', name])}; ${guess ? `did you mean "${guess}"?` : `its sites are: ${names.join(', ') || 'none'}`}`,
+          );
           ok = false;
           continue;
         }
@@ -401,7 +419,10 @@ class CustomersValidator {
     for (const [key, ref] of Object.entries(v)) {
       const kp = `${sp}.${key}`;
       if (!CONFIG_KEY_RE.test(key) || key.startsWith('tandem:')) {
-        this.error(kp, `${kp}: "${key}" is not allowed as a secret's config key${this.line([...yp, 'secrets', key])}; use namespace:name outside "tandem:" (the topology holds no secrets), e.g. fleet:notifyToken`);
+        this.error(
+          kp,
+          `${kp}: "${key}" is not allowed as a secret's config key${this.line([...yp, 'secrets', key])}; use namespace:name outside "tandem:" (the topology holds no secrets), e.g. fleet:notifyToken`,
+        );
         ok = false;
         continue;
       }
@@ -442,7 +463,8 @@ export function resolveSecrets(customers: readonly FleetCustomer[], env: NodeJS.
     const mine: Record<string, string> = {};
     for (const s of c.secrets) {
       const x = env[s.env];
-      if (x === undefined || x === '') errors.push(`customers[${c.index}].secrets.${s.key}: the environment variable ${s.env} is not set; export it before the run (the value is never read from the file)`);
+      if (x === undefined || x === '')
+        errors.push(`customers[${c.index}].secrets.${s.key}: the environment variable ${s.env} is not set; export it before the run (the value is never read from the file)`);
       else mine[s.key] = x;
     }
     values.set(c.id, mine);

@@ -58,10 +58,12 @@ export const defaultDeps = (): FleetDeps => ({
   prompt(question) {
     if (!process.stdin.isTTY) return Promise.resolve(null);
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-    return new Promise((resolve) => rl.question(question, (a) => {
-      rl.close();
-      resolve(a);
-    }));
+    return new Promise((resolve) =>
+      rl.question(question, (a) => {
+        rl.close();
+        resolve(a);
+      }),
+    );
   },
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
@@ -92,14 +94,20 @@ export async function fleet(a: FleetArgs, deps: FleetDeps = defaultDeps()): Prom
   const warnings = loaded.issues.length ? `${describeIssues(rel, loaded.issues)}\n` : '';
   if (warnings && !a.json) deps.stderr(warnings);
 
-  const only = a.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = a.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const sel = selectCustomers(loaded.customers, only);
   if (sel.errors.length) throw new CommandError(sel.errors.join('\n'), EXIT.usage);
   const customers = sel.customers;
   const parallel = a.parallel ?? defaultParallel(a.action);
 
   if (a.action === 'validate') {
-    const lines = customers.map((c) => `  ${c.id.padEnd(20)} ${c.topology.sites.length} sites (${c.topology.sites.map((s) => `${s.name}:${s.provider === 'offcloud' ? 'offcloud' : `${s.provider} ${s.region}`}`).join(', ')})  from ${c.source === 'inline' ? 'inline topology' : path.relative(path.dirname(file), c.source)}`);
+    const lines = customers.map(
+      (c) =>
+        `  ${c.id.padEnd(20)} ${c.topology.sites.length} sites (${c.topology.sites.map((s) => `${s.name}:${s.provider === 'offcloud' ? 'offcloud' : `${s.provider} ${s.region}`}`).join(', ')})  from ${c.source === 'inline' ? 'inline topology' : path.relative(path.dirname(file), c.source)}`,
+    );
     deps.stdout(`${[`${customers.length} customer(s) in ${rel}:`, ...lines, '', `OK: ${rel} is valid`].join('\n')}\n`);
     return;
   }
@@ -110,11 +118,15 @@ export async function fleet(a: FleetArgs, deps: FleetDeps = defaultDeps()): Prom
     const workers = Math.min(parallel, customers.length);
     const plans = await planFleet(customers, {
       parallel,
-      onDone: a.json ? undefined : (p) => deps.stderr(`${p.customer}: ${p.error ? `plan FAILED: ${p.error.split('\n')[0]}` : `planned (${p.plan!.resources.length} resources) in ${(p.ms / 1000).toFixed(1)} s`}\n`),
+      onDone: a.json
+        ? undefined
+        : (p) => deps.stderr(`${p.customer}: ${p.error ? `plan FAILED: ${p.error.split('\n')[0]}` : `planned (${p.plan!.resources.length} resources) in ${(p.ms / 1000).toFixed(1)} s`}\n`),
     });
     const ms = Date.now() - t0;
     if (a.json) {
-      deps.stdout(`${JSON.stringify({ customers: plans.map((p) => ({ customer: p.customer, resources: p.plan?.resources ?? null, findings: p.plan?.findings ?? null, error: p.error })) }, null, 2)}\n`);
+      deps.stdout(
+        `${JSON.stringify({ customers: plans.map((p) => ({ customer: p.customer, resources: p.plan?.resources ?? null, findings: p.plan?.findings ?? null, error: p.error })) }, null, 2)}\n`,
+      );
     } else deps.stdout(`${formatPlans(plans, ms, workers)}\n`);
     if (plans.some((p) => p.error)) throw new CommandError(a.json ? '' : `fleet plan: ${plans.filter((p) => p.error).length} customer(s) could not be planned; see above`, EXIT.failed);
     const bad = plans.filter((p) => p.plan!.findings.some((f) => f.severity === 'error'));
@@ -124,7 +136,10 @@ export async function fleet(a: FleetArgs, deps: FleetDeps = defaultDeps()): Prom
 
   const op: FleetOp = a.action;
   if (a.remote && !loaded.remote) {
-    throw new CommandError(`--remote needs a remote: section in ${rel}, e.g.\nremote:\n  org: my-org\n  url: https://github.com/me/tandem.git\n  branch: main\n(Pulumi Deployments clones that repository and runs each customer's update there)`, EXIT.usage);
+    throw new CommandError(
+      `--remote needs a remote: section in ${rel}, e.g.\nremote:\n  org: my-org\n  url: https://github.com/me/tandem.git\n  branch: main\n(Pulumi Deployments clones that repository and runs each customer's update there)`,
+      EXIT.usage,
+    );
   }
   const secrets = resolveSecrets(op === 'status' ? [] : customers, deps.env);
   if (secrets.errors.length) throw new CommandError(`${secrets.errors.join('\n')}\nnothing was run`, EXIT.usage);
@@ -132,8 +147,15 @@ export async function fleet(a: FleetArgs, deps: FleetDeps = defaultDeps()): Prom
   if (op === 'destroy' && !a.yes) {
     const want = customers.map((c) => c.id);
     const answer = await deps.prompt(`This destroys every resource of ${want.length} customer stack(s): ${want.join(', ')}.\nType their names (space-separated) to confirm: `);
-    if (answer === null) throw new CommandError(`fleet destroy asks for the customer names to be typed back, and there is no terminal to ask on; nothing was destroyed. Pass --yes to destroy ${want.join(', ')} without asking`, EXIT.usage);
-    const got = answer.split(/[\s,]+/).filter(Boolean).sort();
+    if (answer === null)
+      throw new CommandError(
+        `fleet destroy asks for the customer names to be typed back, and there is no terminal to ask on; nothing was destroyed. Pass --yes to destroy ${want.join(', ')} without asking`,
+        EXIT.usage,
+      );
+    const got = answer
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .sort();
     if (got.join(' ') !== [...want].sort().join(' ')) {
       throw new CommandError(`the names typed (${got.join(' ') || 'none'}) are not the customers to destroy (${want.join(' ')}); nothing was destroyed`, EXIT.usage);
     }

@@ -12,8 +12,7 @@ export interface PlanJob {
 }
 
 export type PlanReply =
-  | { readonly job: number; readonly ok: true; readonly plan: Plan; readonly ms: number }
-  | { readonly job: number; readonly ok: false; readonly error: string; readonly ms: number };
+  { readonly job: number; readonly ok: true; readonly plan: Plan; readonly ms: number } | { readonly job: number; readonly ok: false; readonly error: string; readonly ms: number };
 
 async function serve(): Promise<void> {
   const { plan } = await import('../plan');

@@ -21,10 +21,13 @@ export class LineReporter implements Reporter {
   output(): void {}
   done(o: CustomerOutcome): void {
     const what =
-      o.status === 'ok' ? `ok in ${(o.ms / 1000).toFixed(1)} s${o.changes ? ` (${describeChanges(o.changes)})` : ''}`
-      : o.status === 'failed' ? `FAILED after ${(o.ms / 1000).toFixed(1)} s: ${o.error!.split('\n')[0]}`
-      : o.status === 'skipped' ? 'skipped (done in the run this one resumes)'
-      : 'not run (interrupted)';
+      o.status === 'ok'
+        ? `ok in ${(o.ms / 1000).toFixed(1)} s${o.changes ? ` (${describeChanges(o.changes)})` : ''}`
+        : o.status === 'failed'
+          ? `FAILED after ${(o.ms / 1000).toFixed(1)} s: ${o.error!.split('\n')[0]}`
+          : o.status === 'skipped'
+            ? 'skipped (done in the run this one resumes)'
+            : 'not run (interrupted)';
     this.write(`${o.customer}: ${what}`);
   }
   end(): void {}

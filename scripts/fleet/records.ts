@@ -65,9 +65,7 @@ export class RunRecords {
     }
     const now = (o.now ?? (() => new Date()))().toISOString();
     this.resumed = !o.fresh && prev && prev.version === 1 && prev.finishedAt === null ? prev : null;
-    this.record = this.resumed
-      ? { ...this.resumed, customers: { ...this.resumed.customers } }
-      : { version: 1, op, customersFile: abs, startedAt: now, finishedAt: null, customers: {} };
+    this.record = this.resumed ? { ...this.resumed, customers: { ...this.resumed.customers } } : { version: 1, op, customersFile: abs, startedAt: now, finishedAt: null, customers: {} };
     fs.mkdirSync(dir, { recursive: true });
   }
 

@@ -67,7 +67,13 @@ export function formatPlans(plans: readonly CustomerPlan[], ms: number, workers:
   const rows = plans.map((p) => {
     const e = p.plan?.findings.filter((f) => f.severity === 'error').length ?? 0;
     const w = p.plan?.findings.filter((f) => f.severity === 'warning').length ?? 0;
-    return [p.customer, p.plan ? String(p.plan.resources.length) : UNKNOWN, p.plan ? String(e) : UNKNOWN, p.plan ? String(w) : UNKNOWN, p.error ? `PLAN FAILED: ${p.error.split('\n')[0].slice(0, 100)}` : e ? 'policy errors' : 'ok'];
+    return [
+      p.customer,
+      p.plan ? String(p.plan.resources.length) : UNKNOWN,
+      p.plan ? String(e) : UNKNOWN,
+      p.plan ? String(w) : UNKNOWN,
+      p.error ? `PLAN FAILED: ${p.error.split('\n')[0].slice(0, 100)}` : e ? 'policy errors' : 'ok',
+    ];
   });
   const failed = plans.filter((p) => p.error);
   const withErrors = plans.filter((p) => p.plan?.findings.some((f) => f.severity === 'error'));

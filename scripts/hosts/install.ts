@@ -106,9 +106,7 @@ export function desiredFiles(args: {
     { path: CONFIG_JSON, content: Buffer.from(renderConfig(config)), ...configFileMode(config), label: 'config.json' },
   ];
   const keyLines: string[] =
-    h.feedFrom && args.parentPublicKey
-      ? [authorizedKeyLine({ parentSite: h.feedFrom, parentAddress: hostOf(inv, h.feedFrom).address, publicKey: args.parentPublicKey, node })]
-      : [];
+    h.feedFrom && args.parentPublicKey ? [authorizedKeyLine({ parentSite: h.feedFrom, parentAddress: hostOf(inv, h.feedFrom).address, publicKey: args.parentPublicKey, node })] : [];
   // Every other host may ask this one for its epoch (and nothing else): the boot fence check of a
   // master that comes back (agent/src/fence.ts). The feeder's key is already there with `receive`,
   // which answers that question too; sshd takes the first line of a key, so it is not repeated.
@@ -225,7 +223,12 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
         }
         const how = !probe.running ? 'started' : restart ? 'restarted' : 'reloaded';
         o.progress(h.site, `${how.replace(/ed$/, 'ing')} the agent`);
-        await step(r, `${how.replace(/ed$/, 'ing')} the agent`, asRoot(h.user, startScript(probe.supervision, { restart: restart && probe.running, reload, unitChanged: labels.has('systemd unit') })), { timeoutMs });
+        await step(
+          r,
+          `${how.replace(/ed$/, 'ing')} the agent`,
+          asRoot(h.user, startScript(probe.supervision, { restart: restart && probe.running, reload, unitChanged: labels.has('systemd unit') })),
+          { timeoutMs },
+        );
         changes.push(how);
       }
       const outcome: Outcome = !probe.sha.has(AGENT_JS)

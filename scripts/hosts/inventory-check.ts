@@ -162,7 +162,11 @@ export function checkInventory(raw: unknown): InventoryCheck {
     int(h, 'bandwidthMbit', p, 1, 1_000_000, true);
     if (h.coldRefreshH !== undefined) {
       int(h, 'coldRefreshH', p, 1, COLD_REFRESH_MAX_H);
-      if (h.role !== 'mirror' || h.failover !== 'cold') bad(`${p}.coldRefreshH`, `is set, but "${String(h.site)}" is ${h.role === 'mirror' ? `a ${String(h.failover)} mirror` : 'the master'}; only a cold mirror is refreshed on a schedule; ${FIX_VALUE}`);
+      if (h.role !== 'mirror' || h.failover !== 'cold')
+        bad(
+          `${p}.coldRefreshH`,
+          `is set, but "${String(h.site)}" is ${h.role === 'mirror' ? `a ${String(h.failover)} mirror` : 'the master'}; only a cold mirror is refreshed on a schedule; ${FIX_VALUE}`,
+        );
     }
     if (h.cloud !== undefined) checkHostCloud(h.cloud, h.provider, `${p}.cloud`, bad);
   });
@@ -234,7 +238,7 @@ function checkHostCloud(c: unknown, provider: unknown, path: string, bad: Bad): 
     fields(c, path, bad, {
       vmId: [armId('Microsoft.Compute/virtualMachines'), 'a virtual machine resource id'],
       nicId: [armId('Microsoft.Network/networkInterfaces'), 'a network interface resource id'],
-      ipConfigurationName: [matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/), 'the name of the NIC\'s IP configuration'],
+      ipConfigurationName: [matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/), "the name of the NIC's IP configuration"],
       publicIpId: [armId('Microsoft.Network/publicIPAddresses'), 'a public IP address resource id'],
     });
   } else bad(`${path}.kind`, `is ${show(c.kind)}; only aws and azure hosts carry provider ids; ${FIX}`);
@@ -259,8 +263,8 @@ function checkVipCloud(c: unknown, vipKind: unknown, bad: Bad): void {
   } else {
     fields(c, 'vipCloud', bad, {
       hostedZoneId: [matches(/^Z[A-Z0-9]{1,31}$/), 'a Route 53 hosted zone id "Z..."'],
-      recordName: [(v) => typeof v === 'string' && checkAddress(v).ok, 'the record\'s DNS name'],
-      primarySetIdentifier: [matches(/^[A-Za-z0-9_.-]{1,128}$/), 'the PRIMARY record\'s set identifier'],
+      recordName: [(v) => typeof v === 'string' && checkAddress(v).ok, "the record's DNS name"],
+      primarySetIdentifier: [matches(/^[A-Za-z0-9_.-]{1,128}$/), "the PRIMARY record's set identifier"],
       healthCheckId: [matches(/^[0-9a-zA-Z-]{1,64}$/), 'a Route 53 health check id'],
       ttl: [(v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2147483647, 'a TTL in seconds'],
     });
@@ -268,8 +272,8 @@ function checkVipCloud(c: unknown, vipKind: unknown, bad: Bad): void {
       if (!isObj(c.secondary)) bad('vipCloud.secondary', `expected null or { setIdentifier, address }, got ${show(c.secondary)}; ${FIX}`);
       else {
         fields(c.secondary, 'vipCloud.secondary', bad, {
-          setIdentifier: [matches(/^[A-Za-z0-9_.-]{1,128}$/), 'the SECONDARY record\'s set identifier'],
-          address: [(v) => typeof v === 'string' && checkAddress(v).ok, 'the SECONDARY record\'s address'],
+          setIdentifier: [matches(/^[A-Za-z0-9_.-]{1,128}$/), "the SECONDARY record's set identifier"],
+          address: [(v) => typeof v === 'string' && checkAddress(v).ok, "the SECONDARY record's address"],
         });
       }
     }

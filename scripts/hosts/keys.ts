@@ -28,7 +28,10 @@ export class KeyError extends Error {
 
 /** Parses the `.pub` a host printed; throws naming the site when it is not one ed25519 key. */
 export function parseSyncPublicKey(site: string, text: string): { type: string; body: string } {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (lines.length !== 1) throw new KeyError(`${site}: ${SYNC_KEY}.pub holds ${lines.length} lines, expected one public key; remove it and the private key, then install again`);
   const k = checkHostKey(lines[0]);
   if (!k.ok) throw new KeyError(`${site}: ${SYNC_KEY}.pub ${k.why}; remove it and the private key, then install again`);

@@ -29,18 +29,19 @@ export class MirrorUsageError extends Error {}
 export function checkSites(inv: Inventory, sites: readonly string[]): void {
   for (const s of sites) {
     const h = inv.hosts.find((x) => x.site === s);
-    if (!h) throw new MirrorUsageError(`--site ${s}: no such site; mirrors: ${inv.hosts.filter((x) => x.role === 'mirror').map((x) => x.site).join(', ')}`);
+    if (!h)
+      throw new MirrorUsageError(
+        `--site ${s}: no such site; mirrors: ${inv.hosts
+          .filter((x) => x.role === 'mirror')
+          .map((x) => x.site)
+          .join(', ')}`,
+      );
     if (h.role !== 'mirror') throw new MirrorUsageError(`--site ${s}: it is the master; name a mirror, or leave --site out to act on all mirroring`);
   }
 }
 
 /** The pure part: new controls for every host after a verb. Hosts not in `current` are left out. */
-export function applyMirrorVerb(
-  inv: Inventory,
-  current: ReadonlyMap<string, MirrorControl>,
-  verb: MirrorVerb,
-  sites: readonly string[],
-): Map<string, MirrorControl> {
+export function applyMirrorVerb(inv: Inventory, current: ReadonlyMap<string, MirrorControl>, verb: MirrorVerb, sites: readonly string[]): Map<string, MirrorControl> {
   checkSites(inv, sites);
   const next = new Map<string, { epoch: number; paused: boolean; pausedChildren: Set<string> }>();
   for (const [site, c] of current) next.set(site, { epoch: c.epoch, paused: c.paused, pausedChildren: new Set(c.pausedChildren) });

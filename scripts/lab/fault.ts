@@ -110,12 +110,7 @@ export async function labFault(customer: string, site: string, fault: LabFault):
 }
 
 /** Runs a command inside a lab host (its network and mount namespaces), as root, not over SSH. */
-export async function hostExec(
-  customer: string,
-  site: string,
-  argv: readonly string[],
-  opts: Pick<RunOptions, 'stdin' | 'timeoutMs' | 'allowFail'> = {},
-): Promise<RunResult> {
+export async function hostExec(customer: string, site: string, argv: readonly string[], opts: Pick<RunOptions, 'stdin' | 'timeoutMs' | 'allowFail'> = {}): Promise<RunResult> {
   requireRoot('running a command in a lab host');
   const st = loadLab(customer);
   return execIn(st.plan, hostOf(st, site), argv, { allowFail: true, ...opts, context: `on lab host ${site}` });

@@ -76,11 +76,7 @@ export async function ensureHostFiles(plan: LabPlan, h: HostPlan, adminPub: stri
   }
   writeIfChanged(path.join(etc, 'sshd_config'), sshdConfig(h), 0o644);
   writeIfChanged(path.join(etc, 'authorized_keys', 'root'), `${adminPub.trim()}\n`, 0o644);
-  writeIfChanged(
-    path.join(etc, 'tandem-lab.conf'),
-    `# this lab host (sourced by tandem-lab-platform)\nCUSTOMER=${plan.customer}\nSITE=${h.site}\nHEALTH_PORT=${healthPort}\n`,
-    0o644,
-  );
+  writeIfChanged(path.join(etc, 'tandem-lab.conf'), `# this lab host (sourced by tandem-lab-platform)\nCUSTOMER=${plan.customer}\nSITE=${h.site}\nHEALTH_PORT=${healthPort}\n`, 0o644);
   return freshData;
 }
 
@@ -95,7 +91,10 @@ function writeIfChanged(file: string, text: string, mode: number): void {
 }
 
 export function hostKeyOf(h: HostPlan): string {
-  const [type, b64] = fs.readFileSync(path.join(hostPath(h, 'etc-ssh'), 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
+  const [type, b64] = fs
+    .readFileSync(path.join(hostPath(h, 'etc-ssh'), 'ssh_host_ed25519_key.pub'), 'utf8')
+    .trim()
+    .split(/\s+/);
   return `${type} ${b64}`;
 }
 
@@ -210,8 +209,20 @@ exec /bin/sh -c 'trap "exit 0" TERM; while :; do sleep infinity & wait $!; done'
 
 async function startInit(plan: LabPlan, h: HostPlan): Promise<number> {
   const argv = [
-    'nsenter', `--net=${netnsFile(h.netns)}`, `--mount=${mntFile(plan, h.site)}`, '--',
-    'unshare', '--pid', '--uts', '--fork', '--kill-child', '/bin/sh', '-c', INIT_SCRIPT, 'init', h.site,
+    'nsenter',
+    `--net=${netnsFile(h.netns)}`,
+    `--mount=${mntFile(plan, h.site)}`,
+    '--',
+    'unshare',
+    '--pid',
+    '--uts',
+    '--fork',
+    '--kill-child',
+    '/bin/sh',
+    '-c',
+    INIT_SCRIPT,
+    'init',
+    h.site,
   ];
   fs.mkdirSync(hostPath(h, 'run'), { recursive: true });
   const fd = fs.openSync(path.join(hostPath(h, 'run'), 'init.log'), 'a');
@@ -301,7 +312,12 @@ export async function startSshd(plan: LabPlan, h: HostPlan): Promise<number> {
   if (up) return up;
   let log = '';
   try {
-    log = fs.readFileSync(path.join(hostPath(h, 'run'), 'sshd.log'), 'utf8').trim().split('\n').slice(-5).join('\n');
+    log = fs
+      .readFileSync(path.join(hostPath(h, 'run'), 'sshd.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join('\n');
   } catch {
     /* none */
   }

@@ -84,7 +84,12 @@ export function netnsInode(ns: string): number | null {
  * `ip netns pids` does, without a child process per call.
  */
 export function pidsInNetns(namespaces: readonly (string | number)[]): number[] {
-  const want = new Set(namespaces.map((n) => (typeof n === 'number' ? n : netnsInode(n))).filter((n): n is number => n !== null).map((i) => `net:[${i}]`));
+  const want = new Set(
+    namespaces
+      .map((n) => (typeof n === 'number' ? n : netnsInode(n)))
+      .filter((n): n is number => n !== null)
+      .map((i) => `net:[${i}]`),
+  );
   if (!want.size) return [];
   const out: number[] = [];
   for (const p of fs.readdirSync('/proc')) {

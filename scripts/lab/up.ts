@@ -75,7 +75,6 @@ export async function labUp(t: Topology, opts: LabOptions = {}): Promise<Invento
   }
   const adminPub = fs.readFileSync(`${adminKey}.pub`, 'utf8');
 
-
   const state: LabState = {
     version: 1,
     customer: t.customer,

@@ -41,7 +41,16 @@ function line(r: PlanResource): string {
   const parts = [r.type, r.name];
   if (r.region) parts.push(`[${r.region}]`);
   const keys = (KEY_INPUTS[r.type] ?? [])
-    .map((p) => [p.split('.').filter((s) => !/^\d+$/.test(s)).pop()!, pick(r.inputs, p)] as const)
+    .map(
+      (p) =>
+        [
+          p
+            .split('.')
+            .filter((s) => !/^\d+$/.test(s))
+            .pop()!,
+          pick(r.inputs, p),
+        ] as const,
+    )
     .filter(([, v]) => v !== undefined && v !== null);
   if (keys.length) parts.push(keys.map(([k, v]) => `${k}=${show(v)}`).join(' '));
   return parts.join('  ');

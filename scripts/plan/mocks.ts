@@ -68,12 +68,11 @@ export function ed25519FromSeed(seed: string, comment = ''): { publicOpenssh: st
   const pad: number[] = [];
   for (let i = 1; (section.length + pad.length) % 8 !== 0; i++) pad.push(i);
   section = Buffer.concat([section, Buffer.from(pad)]);
-  const body = Buffer.concat([
-    Buffer.from('openssh-key-v1\0'),
-    sshString('none'), sshString('none'), sshString(''),
-    Buffer.from([0, 0, 0, 1]), sshString(blob), sshString(section),
-  ]);
-  const b64 = body.toString('base64').replace(/(.{70})/g, '$1\n').trim();
+  const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), sshString('none'), sshString('none'), sshString(''), Buffer.from([0, 0, 0, 1]), sshString(blob), sshString(section)]);
+  const b64 = body
+    .toString('base64')
+    .replace(/(.{70})/g, '$1\n')
+    .trim();
   return {
     publicOpenssh: `ssh-ed25519 ${blob.toString('base64')}\n`,
     privateOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`,
@@ -135,7 +134,12 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         return { id: region, name: region, region, description: region, endpoint: `ec2.${region}.amazonaws.com` };
       case 'aws:ec2/getAmi:getAmi': {
         const filter = (i.filters ?? []).find((f: any) => f.name === 'name')?.values?.[0] ?? 'image-*';
-        return { id: `ami-0${hex(`ami${region}${filter}`, 16)}`, name: String(filter).replace('*', '20251120'), architecture: String(filter).includes('arm64') ? 'arm64' : 'x86_64', ownerId: (i.owners ?? [])[0] };
+        return {
+          id: `ami-0${hex(`ami${region}${filter}`, 16)}`,
+          name: String(filter).replace('*', '20251120'),
+          architecture: String(filter).includes('arm64') ? 'arm64' : 'x86_64',
+          ownerId: (i.owners ?? [])[0],
+        };
       }
       case 'aws:ec2/getManagedPrefixList:getManagedPrefixList':
         return { id: `pl-${hex(String(i.name), 8)}`, name: i.name, addressFamily: 'IPv4', maxEntries: 35, entries: [] };
@@ -155,18 +159,25 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       return `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/${rg}/providers/${rp}/${name}${hex(name, 6)}`;
     };
     switch (type) {
-      case 'aws:ec2/vpc:Vpc': return { id: `vpc-0${hex(name, 16)}`, extra: { arn: arn('ec2', `vpc/vpc-0${hex(name, 16)}`), defaultSecurityGroupId: `sg-0${hex(`${name}dsg`, 16)}` } };
-      case 'aws:ec2/subnet:Subnet': return { id: `subnet-0${hex(name, 16)}`, extra: {} };
-      case 'aws:ec2/internetGateway:InternetGateway': return { id: `igw-0${hex(name, 16)}`, extra: {} };
-      case 'aws:ec2/routeTable:RouteTable': return { id: `rtb-0${hex(name, 16)}`, extra: {} };
-      case 'aws:ec2/securityGroup:SecurityGroup': return { id: `sg-0${hex(name, 16)}`, extra: { arn: arn('ec2', `security-group/sg-0${hex(name, 16)}`) } };
+      case 'aws:ec2/vpc:Vpc':
+        return { id: `vpc-0${hex(name, 16)}`, extra: { arn: arn('ec2', `vpc/vpc-0${hex(name, 16)}`), defaultSecurityGroupId: `sg-0${hex(`${name}dsg`, 16)}` } };
+      case 'aws:ec2/subnet:Subnet':
+        return { id: `subnet-0${hex(name, 16)}`, extra: {} };
+      case 'aws:ec2/internetGateway:InternetGateway':
+        return { id: `igw-0${hex(name, 16)}`, extra: {} };
+      case 'aws:ec2/routeTable:RouteTable':
+        return { id: `rtb-0${hex(name, 16)}`, extra: {} };
+      case 'aws:ec2/securityGroup:SecurityGroup':
+        return { id: `sg-0${hex(name, 16)}`, extra: { arn: arn('ec2', `security-group/sg-0${hex(name, 16)}`) } };
       case 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule':
-      case 'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule': return { id: `sgr-0${hex(name, 16)}`, extra: {} };
+      case 'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule':
+        return { id: `sgr-0${hex(name, 16)}`, extra: {} };
       case 'aws:kms/key:Key': {
         const keyId = uuid(name);
         return { id: keyId, extra: { keyId, arn: arn('kms', `key/${keyId}`) } };
       }
-      case 'aws:ebs/volume:Volume': return { id: `vol-0${hex(name, 16)}`, extra: { arn: arn('ec2', `volume/vol-0${hex(name, 16)}`), iops: 3000, throughput: 125 } };
+      case 'aws:ebs/volume:Volume':
+        return { id: `vol-0${hex(name, 16)}`, extra: { arn: arn('ec2', `volume/vol-0${hex(name, 16)}`), iops: 3000, throughput: 125 } };
       case 'aws:ec2/instance:Instance': {
         const id = `i-0${hex(name, 16)}`;
         return { id, extra: { arn: arn('ec2', `instance/${id}`), privateIp: `10.20.0.${(digest(name)[0] % 200) + 10}`, instanceState: 'running', publicIp: '' } };
@@ -175,10 +186,14 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         const allocationId = `eipalloc-0${hex(name, 16)}`;
         return { id: allocationId, extra: { allocationId, publicIp: ipv4(3, name), publicDns: `ec2-${ipv4(3, name).replace(/\./g, '-')}.compute-1.amazonaws.com` } };
       }
-      case 'aws:iam/role:Role': return { id: `${name}-${hex(name, 7)}`, extra: { name: `${name}-${hex(name, 7)}`, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${name}-${hex(name, 7)}` } };
-      case 'aws:dlm/lifecyclePolicy:LifecyclePolicy': return { id: `policy-0${hex(name, 16)}`, extra: { arn: arn('dlm', `policy/policy-0${hex(name, 16)}`) } };
-      case 'aws:route53/healthCheck:HealthCheck': return { id: uuid(name), extra: { arn: `arn:aws:route53:::healthcheck/${uuid(name)}` } };
-      case 'aws:route53/record:Record': return { id: `${inputs.zoneId}_${inputs.name}_${inputs.type}_${inputs.setIdentifier ?? ''}`, extra: { fqdn: inputs.name } };
+      case 'aws:iam/role:Role':
+        return { id: `${name}-${hex(name, 7)}`, extra: { name: `${name}-${hex(name, 7)}`, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${name}-${hex(name, 7)}` } };
+      case 'aws:dlm/lifecyclePolicy:LifecyclePolicy':
+        return { id: `policy-0${hex(name, 16)}`, extra: { arn: arn('dlm', `policy/policy-0${hex(name, 16)}`) } };
+      case 'aws:route53/healthCheck:HealthCheck':
+        return { id: uuid(name), extra: { arn: `arn:aws:route53:::healthcheck/${uuid(name)}` } };
+      case 'aws:route53/record:Record':
+        return { id: `${inputs.zoneId}_${inputs.name}_${inputs.type}_${inputs.setIdentifier ?? ''}`, extra: { fqdn: inputs.name } };
       case 'tls:index/privateKey:PrivateKey': {
         const k = ed25519FromSeed(`${this.stack}/${name}`);
         return { id: hex(name, 40), extra: { publicKeyOpenssh: k.publicOpenssh, privateKeyOpenssh: k.privateOpenssh, privateKeyPem: '(mock)', publicKeyPem: '(mock)' } };
@@ -187,8 +202,13 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         const rg = `${name}${hex(name, 6)}`;
         return { id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/${rg}`, extra: { name: rg } };
       }
-      case 'azure-native:network:PublicIPAddress': return { id: azureId('Microsoft.Network/publicIPAddresses'), extra: { name: `${name}${hex(name, 6)}`, ipAddress: ipv4(20, name) } };
-      case 'azure-native:dataprotection:BackupVault': return { id: azureId('Microsoft.DataProtection/backupVaults'), extra: { name: `${name}${hex(name, 6)}`, identity: { type: 'SystemAssigned', principalId: uuid(name), tenantId: uuid('tenant') } } };
+      case 'azure-native:network:PublicIPAddress':
+        return { id: azureId('Microsoft.Network/publicIPAddresses'), extra: { name: `${name}${hex(name, 6)}`, ipAddress: ipv4(20, name) } };
+      case 'azure-native:dataprotection:BackupVault':
+        return {
+          id: azureId('Microsoft.DataProtection/backupVaults'),
+          extra: { name: `${name}${hex(name, 6)}`, identity: { type: 'SystemAssigned', principalId: uuid(name), tenantId: uuid('tenant') } },
+        };
       default:
         if (type.startsWith('azure-native:')) {
           const [, mod, kind] = type.split(':');

@@ -37,7 +37,12 @@ export function topologyFindings(t: Topology): Finding[] {
   }
   const dns = dnsTargets(t);
   if (dns && dns.secondary === null) {
-    out.push({ severity: 'warning', rule: 'dns-failover', resource: `${t.customer}-dns`, message: `no mirror can hold the SECONDARY record (an A record needs an IPv4 address); ${t.dns!.name} has no failover target` });
+    out.push({
+      severity: 'warning',
+      rule: 'dns-failover',
+      resource: `${t.customer}-dns`,
+      message: `no mirror can hold the SECONDARY record (an A record needs an IPv4 address); ${t.dns!.name} has no failover target`,
+    });
   }
   return out;
 }

@@ -51,7 +51,12 @@ export function unwrapSecrets(v: any): any {
 }
 
 export function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
+  return new Promise((resolve) =>
+    o.apply((v) => {
+      resolve(v);
+      return v;
+    }),
+  );
 }
 
 /** Tracks each resource's parent, which the mocks' newResource is not told. */
@@ -63,7 +68,7 @@ class ParentTracker {
   readonly transformation: pulumi.ResourceTransformation = (a) => {
     const key = `${a.type}::${a.name}`;
     this.names.set(a.resource, key);
-    this.parentOf.set(key, a.opts.parent ? this.names.get(a.opts.parent) ?? null : null);
+    this.parentOf.set(key, a.opts.parent ? (this.names.get(a.opts.parent) ?? null) : null);
     this.typeOf.set(key, a.type);
     return undefined;
   };

@@ -206,19 +206,13 @@ export class SshSession {
   /** Writes `data` to `remotePath` over SFTP (atomically: a temp file renamed into place). */
   async upload(data: Buffer | string, remotePath: string, mode = 0o644): Promise<void> {
     this.assertOpen();
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
-      this.client.sftp((err, s) => (err ? reject(this.wrapErr(err, `sftp ${remotePath}`)) : resolve(s))),
-    );
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(this.wrapErr(err, `sftp ${remotePath}`)) : resolve(s))));
     const tmp = `${remotePath}.tandem-upload-${process.pid}`;
     try {
-      await new Promise<void>((resolve, reject) =>
-        sftp.writeFile(tmp, data, { mode }, (err) => (err ? reject(this.wrapErr(err, `write ${tmp}`)) : resolve())),
-      );
+      await new Promise<void>((resolve, reject) => sftp.writeFile(tmp, data, { mode }, (err) => (err ? reject(this.wrapErr(err, `write ${tmp}`)) : resolve())));
       await new Promise<void>((resolve, reject) => sftp.chmod(tmp, mode, (err) => (err ? reject(this.wrapErr(err, `chmod ${tmp}`)) : resolve())));
       // posix-rename@openssh.com replaces an existing file; plain SFTP rename would refuse.
-      await new Promise<void>((resolve, reject) =>
-        sftp.ext_openssh_rename(tmp, remotePath, (err) => (err ? reject(this.wrapErr(err, `rename ${tmp} -> ${remotePath}`)) : resolve())),
-      );
+      await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(tmp, remotePath, (err) => (err ? reject(this.wrapErr(err, `rename ${tmp} -> ${remotePath}`)) : resolve())));
     } catch (e) {
       await new Promise<void>((resolve) => sftp.unlink(tmp, () => resolve()));
       throw e;
@@ -281,11 +275,7 @@ function connectOnce(target: SshTarget, auth: SshAuth, keyType: string, pinnedBl
       algorithms: { serverHostKey: [keyType as never] },
       hostVerifier: (key: Buffer) => {
         if (key.equals(pinnedBlob)) return true;
-        mismatch = new HostKeyMismatchError(
-          label(target),
-          fingerprint(`${keyType} ${pinnedBlob.toString('base64')}`),
-          fingerprint(`x ${key.toString('base64')}`),
-        );
+        mismatch = new HostKeyMismatchError(label(target), fingerprint(`${keyType} ${pinnedBlob.toString('base64')}`), fingerprint(`x ${key.toString('base64')}`));
         return false;
       },
     };
@@ -305,11 +295,7 @@ export function targetOf(h: InventoryHost): SshTarget {
  * Opens a session to one site of an inventory, logging in with the inventory's identity file
  * (the lab's admin key), else `identityFile` given, else the SSH agent.
  */
-export async function openSession(
-  inv: Inventory,
-  site: string,
-  opts: ConnectOptions & { identityFile?: string; agent?: string } = {},
-): Promise<SshSession> {
+export async function openSession(inv: Inventory, site: string, opts: ConnectOptions & { identityFile?: string; agent?: string } = {}): Promise<SshSession> {
   const h = inv.hosts.find((x) => x.site === site);
   if (!h) throw new Error(`no site "${site}" in the inventory of "${inv.customer}"; sites: ${inv.hosts.map((x) => x.site).join(', ')}`);
   const keyFile = opts.identityFile ?? inv.identityFile;

@@ -78,17 +78,22 @@ describe('Z frames in the receiver', () => {
     s.onData(encode(HELLO));
     expect(sent[0]).toMatchObject({ t: 'ACK', seq: 0, features: expect.arrayContaining([FEATURE_DEFLATE]) });
     s.onData(
-      Buffer.concat([
-        zOf([write('a.txt', 'alpha'), { t: 'MKDIR', path: 'd', mode: 0o755 }, write('d/b.txt', 'beta'.repeat(1000)), { t: 'SYMLINK', path: 'l', target: 'a.txt' }]),
-        encode(END(1)),
-      ]),
+      Buffer.concat([zOf([write('a.txt', 'alpha'), { t: 'MKDIR', path: 'd', mode: 0o755 }, write('d/b.txt', 'beta'.repeat(1000)), { t: 'SYMLINK', path: 'l', target: 'a.txt' }]), encode(END(1))]),
     );
     expect(closed).toEqual([]);
     expect(sent[1]).toMatchObject({ t: 'ACK', seq: 1 });
     expect(fs.readFileSync(path.join(h.dataDir, 'd/b.txt'), 'utf8')).toBe('beta'.repeat(1000));
     expect(fs.readlinkSync(path.join(h.dataDir, 'l'))).toBe('a.txt');
     // An APPEND inside a Z is checked against the file like one on the stream.
-    s.onData(Buffer.concat([zOf([{ t: 'APPEND', path: 'a.txt', offset: 1, body: Buffer.from('lpha+more') }, { t: 'DELETE', path: 'l' }]), encode(END(2))]));
+    s.onData(
+      Buffer.concat([
+        zOf([
+          { t: 'APPEND', path: 'a.txt', offset: 1, body: Buffer.from('lpha+more') },
+          { t: 'DELETE', path: 'l' },
+        ]),
+        encode(END(2)),
+      ]),
+    );
     expect(sent[2]).toMatchObject({ t: 'ACK', seq: 2 });
     expect(sent[2]).not.toHaveProperty('resend');
     expect(fs.readFileSync(path.join(h.dataDir, 'a.txt'), 'utf8')).toBe('alpha+more');

@@ -10,7 +10,6 @@ import { Host, agentBundle, child, content, makeHost, sameTree, startDaemon, sta
 
 jest.setTimeout(60000);
 
-
 describe('receiver killed during batches', () => {
   let root: string;
   let m: Host, a: Host, b: Host;

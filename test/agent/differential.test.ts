@@ -16,9 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describeLab, useLab } from '../support/lab';
-import {
-  DIFF_SITES, Op, OpGen, SettleResult, applyOps, buildAgentAt, describeRun, observeLab, repairLab, settle, startMirroring,
-} from '../support/fsops';
+import { DIFF_SITES, Op, OpGen, SettleResult, applyOps, buildAgentAt, describeRun, observeLab, repairLab, settle, startMirroring } from '../support/fsops';
 
 jest.setTimeout(120_000);
 
@@ -206,7 +204,11 @@ const REGRESSIONS: { name: string; ops: Op[]; alone?: boolean }[] = [
   },
 ];
 
-const slug = (s: string) => s.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 60);
+const slug = (s: string) =>
+  s
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
 
 describeLab('differential: random filesystem operations on the master, every mirror equal when status says in sync', () => {
   const lab = useLab(C, DIFF_SITES);
@@ -282,7 +284,10 @@ describeLab('differential: random filesystem operations on the master, every mir
       });
     }
     beforeAll(async () => {
-      await runGroup('reg', REGRESSIONS.filter((c) => !c.alone));
+      await runGroup(
+        'reg',
+        REGRESSIONS.filter((c) => !c.alone),
+      );
       for (const [i, c] of REGRESSIONS.filter((x) => x.alone).entries()) await runGroup(`reg-alone-${i}`, [c]);
     });
     it.each(REGRESSIONS.map((c) => c.name))('%s', (name) => {

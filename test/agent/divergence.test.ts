@@ -93,10 +93,11 @@ describe('mirror divergence cases (local transport)', () => {
 
   it('3: a large rm -rf leaves nothing behind on the mirrors', async () => {
     await up({}, { TANDEM_FSYNC: '0' });
-    for (let i = 0; i < 50; i++) for (let j = 0; j < 50; j++) {
-      fs.mkdirSync(M(`t/d${i}/e${j}`), { recursive: true });
-      fs.writeFileSync(M(`t/d${i}/e${j}/f`), `${i}.${j}`);
-    }
+    for (let i = 0; i < 50; i++)
+      for (let j = 0; j < 50; j++) {
+        fs.mkdirSync(M(`t/d${i}/e${j}`), { recursive: true });
+        fs.writeFileSync(M(`t/d${i}/e${j}/f`), `${i}.${j}`);
+      }
     await settled('tree mirrored', 60_000);
     fs.rmSync(M('t'), { recursive: true });
     await settled('tree removed', 60_000);
@@ -202,10 +203,15 @@ describe('watcher limits', () => {
       // Nobody drains while 40,000 events are raised: the FIFO fills, then the kernel queue
       // (16,384 events by default) overflows.
       for (let i = 0; i < 40_000; i++) fs.writeFileSync(path.join(dir, `f${i}`), '');
-      await waitFor('overflow seen', () => {
-        w.drain();
-        return overflows > 0;
-      }, 20_000, 50);
+      await waitFor(
+        'overflow seen',
+        () => {
+          w.drain();
+          return overflows > 0;
+        },
+        20_000,
+        50,
+      );
     } finally {
       w.stop();
     }
@@ -297,10 +303,14 @@ describe('watcher limits', () => {
       fs.mkdirSync(path.join(m.dataDir, d));
       fs.writeFileSync(path.join(m.dataDir, d, 'f'), d);
     }
-    const degraded = await waitFor('DEGRADED naming the watch limit', () => {
-      const s = status(m);
-      return s.health === 'degraded' && /watch limit/.test(s.lastError ?? '') ? s : null;
-    }, 20_000).catch((e) => {
+    const degraded = await waitFor(
+      'DEGRADED naming the watch limit',
+      () => {
+        const s = status(m);
+        return s.health === 'degraded' && /watch limit/.test(s.lastError ?? '') ? s : null;
+      },
+      20_000,
+    ).catch((e) => {
       throw new Error(`${e}; daemon: ${err}`);
     });
     expect(degraded.lastError).toMatch(/raise fs\.inotify\.max_user_watches/);
@@ -360,10 +370,14 @@ describe('online verify (local transport)', () => {
     fs.writeFileSync(A('book/2026/intruder'), 'x');
     fs.chmodSync(A('book/2026/t3.csv'), 0o600);
     expect(treeDiff(m.dataDir, a.dataDir).length).toBe(5);
-    const found = await waitFor('differences found on a', () => {
-      const c = status(m).children.find((x) => x.site === 'a')!;
-      return (c.differencesFound ?? 0) >= 5 ? c : null;
-    }, 30_000);
+    const found = await waitFor(
+      'differences found on a',
+      () => {
+        const c = status(m).children.find((x) => x.site === 'a')!;
+        return (c.differencesFound ?? 0) >= 5 ? c : null;
+      },
+      30_000,
+    );
     // At least the five (a re-verify that runs before a repair lands counts an entry again).
     expect(found.differencesFound).toBeGreaterThanOrEqual(5);
     await waitFor('a repaired', () => treeDiff(m.dataDir, a.dataDir).length === 0, 20_000);
@@ -390,10 +404,14 @@ describe('online verify (local transport)', () => {
     fs.closeSync(fd);
     const t0 = Date.now();
     await waitFor('mirror equal again', () => treeDiff(m.dataDir, a.dataDir).length === 0, 30_000);
-    const c = await waitFor('verified after the write', () => {
-      const x = status(m).children[0];
-      return x?.verifiedAt && Date.parse(x.verifiedAt) > t0 ? x : null;
-    }, 30_000);
+    const c = await waitFor(
+      'verified after the write',
+      () => {
+        const x = status(m).children[0];
+        return x?.verifiedAt && Date.parse(x.verifiedAt) > t0 ? x : null;
+      },
+      30_000,
+    );
     expect(fs.readFileSync(path.join(a.dataDir, 'ledger')).equals(fs.readFileSync(M('ledger')))).toBe(true);
     expect(c.verifiedAt).not.toBeNull();
   });
@@ -426,10 +444,14 @@ describe('status across daemon restarts (local transport)', () => {
     // The mirror is "powered off" (its home gone), and the daemon starts again.
     fs.rmSync(a.home, { recursive: true, force: true });
     startDaemon(m);
-    const c = await waitFor('daemon back, child down', () => {
-      const s = status(m);
-      return s.running && s.children[0]?.state !== 'connecting' ? s.children[0] : null;
-    }, 20_000);
+    const c = await waitFor(
+      'daemon back, child down',
+      () => {
+        const s = status(m);
+        return s.running && s.children[0]?.state !== 'connecting' ? s.children[0] : null;
+      },
+      20_000,
+    );
     expect(c.state).not.toBe('in-sync');
     expect(Date.parse(c.lastInSyncAt!)).toBeGreaterThanOrEqual(Date.parse(synced) - 1000);
   });

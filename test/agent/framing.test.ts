@@ -97,9 +97,7 @@ describe('checkRelPath', () => {
     expect(checkRelPath(p)).toEqual(p.split('/'));
   });
   it.each(
-    ['', '/etc/passwd', '../x', 'a/../../x', 'a/./b', 'a//b', 'a/', '.', '..', 'a\0b', '.tandem-staging/x', 'x'.repeat(5000), 'a/' + 'y'.repeat(300)].map(
-      (p) => [JSON.stringify(p).slice(0, 30), p],
-    ),
+    ['', '/etc/passwd', '../x', 'a/../../x', 'a/./b', 'a//b', 'a/', '.', '..', 'a\0b', '.tandem-staging/x', 'x'.repeat(5000), 'a/' + 'y'.repeat(300)].map((p) => [JSON.stringify(p).slice(0, 30), p]),
   )('refuses %s', (_label, p) => {
     expect(() => checkRelPath(p)).toThrow(PathError);
   });
@@ -166,7 +164,6 @@ describe('TokenBucket', () => {
 });
 
 describe('rsyncCause', () => {
-   
   const { rsyncCause } = require('../../agent/src/link');
   it.each([
     [

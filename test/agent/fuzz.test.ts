@@ -18,8 +18,25 @@ import { agentBundle, makeHost, tempRoot, writeConfig } from './helpers';
 process.env.TANDEM_QUIET = '1';
 
 const nastyPaths = [
-  'a', 'd/b', 'esc/secret', 'esc/new', '../outside/secret', '../outside/new', '/tmp/x', 'd/../../outside/x',
-  '.tandem-staging/x', '.tandem-staging', 'd', 'lnk', 'lnk/x', 'a\0b', '', '.', '..', 'd//x', 'dir/sub/f',
+  'a',
+  'd/b',
+  'esc/secret',
+  'esc/new',
+  '../outside/secret',
+  '../outside/new',
+  '/tmp/x',
+  'd/../../outside/x',
+  '.tandem-staging/x',
+  '.tandem-staging',
+  'd',
+  'lnk',
+  'lnk/x',
+  'a\0b',
+  '',
+  '.',
+  '..',
+  'd//x',
+  'dir/sub/f',
 ];
 const arbPath = fc.oneof(fc.constantFrom(...nastyPaths), fc.string({ maxLength: 20 }));
 const arbBody = fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u));
@@ -32,14 +49,25 @@ const arbData: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ t: fc.constant('SYMLINK' as const), path: arbPath, target: fc.oneof(fc.constantFrom('../outside', '/etc', 'a', '../../x', 'd/../a', '.tandem-staging'), fc.string({ maxLength: 10 })) }),
 );
 const arbControl: fc.Arbitrary<Frame> = fc.oneof(
-  fc.record({ t: fc.constant('HELLO' as const), customer: fc.constantFrom('acme', 'x'), site: fc.constant('m'), epoch: fc.integer({ min: 0, max: 3 }), version: fc.constant('f'), proto: fc.constantFrom(1, 2) }),
+  fc.record({
+    t: fc.constant('HELLO' as const),
+    customer: fc.constantFrom('acme', 'x'),
+    site: fc.constant('m'),
+    epoch: fc.integer({ min: 0, max: 3 }),
+    version: fc.constant('f'),
+    proto: fc.constantFrom(1, 2),
+  }),
   fc.record({ t: fc.constant('BATCH_END' as const), seq: fc.nat(100), changeTime: fc.nat(), inSync: fc.boolean() }),
   fc.record({ t: fc.constant('HEARTBEAT' as const), through: fc.option(fc.nat(), { nil: null }) }),
   fc.record({ t: fc.constant('ACK' as const), seq: fc.nat(5), appliedTime: fc.nat() }),
 );
 /** Z frames: mostly data frames with hostile paths, sometimes a control frame inside, a wrong size or a cut. */
 const arbZ: fc.Arbitrary<Frame> = fc
-  .record({ inner: fc.array(fc.oneof({ arbitrary: arbData, weight: 4 }, { arbitrary: arbControl, weight: 1 }), { maxLength: 6 }), skew: fc.constantFrom(0, 0, 0, 0, 1, -1), cut: fc.constantFrom(0, 0, 0, 0, 1, 5) })
+  .record({
+    inner: fc.array(fc.oneof({ arbitrary: arbData, weight: 4 }, { arbitrary: arbControl, weight: 1 }), { maxLength: 6 }),
+    skew: fc.constantFrom(0, 0, 0, 0, 1, -1),
+    cut: fc.constantFrom(0, 0, 0, 0, 1, 5),
+  })
   .map(({ inner, skew, cut }) => {
     const plain = Buffer.concat(inner.map(encode));
     const z = zlib.deflateRawSync(plain);

@@ -12,7 +12,6 @@ import { homePaths } from '../../agent/src/env';
 import { currentStatus } from '../../agent/src/status';
 import { waitFor as poll } from '../../scripts/util/wait';
 
- 
 const { buildAgent } = require('../../scripts/build-agent.js') as { buildAgent: (out: string) => string };
 
 let bundle: string | null = null;

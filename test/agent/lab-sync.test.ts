@@ -118,10 +118,14 @@ describeLab('agent on lab hosts over real ssh', () => {
     try {
       fs.writeFileSync(path.join(data('ny'), 'after-full'), 'x'.repeat(100_000));
       await waitFor('chi and ams current', () => same('ny', 'chi', 'after-full') && same('ny', 'ams', 'after-full'), 10_000);
-      const ny = await waitForAsync('master reports ldn failing', async () => {
-        const s = await hostStatus('ny');
-        return s.health === 'degraded' && s.children.find((c) => c.site === 'ldn')?.state === 'error' ? s : null;
-      }, 20_000);
+      const ny = await waitForAsync(
+        'master reports ldn failing',
+        async () => {
+          const s = await hostStatus('ny');
+          return s.health === 'degraded' && s.children.find((c) => c.site === 'ldn')?.state === 'error' ? s : null;
+        },
+        20_000,
+      );
       expect(ny.children.find((c) => c.site === 'ldn')!.lastError).toMatch(/ENOSPC|No space/);
       expect(ny.children.find((c) => c.site === 'chi')!.state).toBe('in-sync');
       const ldn = await hostStatus('ldn');
@@ -139,10 +143,14 @@ describeLab('agent on lab hosts over real ssh', () => {
   it('a cold mirror powered off misses changes, then syncs when it boots and only then reports in-sync', async () => {
     await labFault(C, 'ldn', 'poweroff');
     fs.writeFileSync(path.join(data('ny'), 'while-off'), 'z'.repeat(50_000));
-    await waitForAsync('master sees ldn down', async () => {
-      const c = (await hostStatus('ny')).children.find((x) => x.site === 'ldn')!;
-      return c.state === 'down' || c.state === 'connecting' ? c : null;
-    }, 30_000);
+    await waitForAsync(
+      'master sees ldn down',
+      async () => {
+        const c = (await hostStatus('ny')).children.find((x) => x.site === 'ldn')!;
+        return c.state === 'down' || c.state === 'connecting' ? c : null;
+      },
+      30_000,
+    );
     expect(same('ny', 'ldn', 'while-off')).toBe(false);
     await labFault(C, 'ldn', 'poweron');
     await waitFor('ldn synced after boot', () => same('ny', 'ldn', 'while-off'), 40_000, 50);

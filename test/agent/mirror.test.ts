@@ -33,10 +33,12 @@ describe('daemon feeding mirrors (local transport)', () => {
     fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
-  const inSync = (...hs: Host[]) => () => {
-    const exp = expectedTree(m, root);
-    return hs.every((h) => sameTree(exp, h.dataDir));
-  };
+  const inSync =
+    (...hs: Host[]) =>
+    () => {
+      const exp = expectedTree(m, root);
+      return hs.every((h) => sameTree(exp, h.dataDir));
+    };
 
   it('seeds three mirrors, then streams every kind of change to all of them', async () => {
     fs.mkdirSync(path.join(m.dataDir, 'cfg/deep'), { recursive: true });

@@ -63,12 +63,16 @@ describe('a receiver whose peer is gone', () => {
     expect(fs.readFileSync(logFile, 'utf8')).not.toMatch(/uncaught exception/);
   }, 15_000);
 
-  it.each(['SIGHUP', 'SIGTERM'] as const)('exits on %s', async (sig) => {
-    const p = receiver();
-    await new Promise((r) => setTimeout(r, 300));
-    p.kill(sig);
-    expect(await gone(p.pid!, 3000)).toBe(true);
-  }, 15_000);
+  it.each(['SIGHUP', 'SIGTERM'] as const)(
+    'exits on %s',
+    async (sig) => {
+      const p = receiver();
+      await new Promise((r) => setTimeout(r, 300));
+      p.kill(sig);
+      expect(await gone(p.pid!, 3000)).toBe(true);
+    },
+    15_000,
+  );
 
   it('exits on stdin EOF', async () => {
     const p = receiver();
@@ -95,7 +99,10 @@ describe('the agent log cap', () => {
       // One line longer than the cap is cut, not written whole.
       log('error', 'huge', { filler: 'y'.repeat(LOG_CAP + 10) });
       log('info', 'last line');
-      const sizes = fs.readdirSync(path.dirname(file)).sort().map((n) => [n, fs.statSync(path.join(path.dirname(file), n)).size] as const);
+      const sizes = fs
+        .readdirSync(path.dirname(file))
+        .sort()
+        .map((n) => [n, fs.statSync(path.join(path.dirname(file), n)).size] as const);
       expect(sizes.map(([n]) => n)).toEqual(['x.log', 'x.log.1']);
       for (const [, size] of sizes) expect(size).toBeLessThanOrEqual(LOG_CAP);
       expect(fs.readFileSync(file, 'utf8')).toMatch(/last line\n$/);

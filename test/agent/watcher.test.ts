@@ -35,10 +35,14 @@ describe('the watcher dies', () => {
       const w = await waitFor('a watcher', () => watcherOf(d.pid!), 10000);
       process.kill(w, 'SIGKILL');
       fs.writeFileSync(path.join(m.dataDir, `while-gone-${round}`), `round ${round}`);
-      const w2 = await waitFor('a new watcher', () => {
-        const p = watcherOf(d.pid!);
-        return p && p !== w ? p : null;
-      }, 10000);
+      const w2 = await waitFor(
+        'a new watcher',
+        () => {
+          const p = watcherOf(d.pid!);
+          return p && p !== w ? p : null;
+        },
+        10000,
+      );
       expect(w2).not.toBe(w);
       // Written after the restart: only the new watcher can have seen it.
       fs.appendFileSync(path.join(m.dataDir, 'seed'), `${round}`);

@@ -4,14 +4,7 @@
  * SDK's waiters, and the error paths. Clients get a fake region and credentials; the mock
  * replaces `send`, so nothing leaves the process.
  */
-import {
-  AssociateAddressCommand,
-  DescribeAddressesCommand,
-  DescribeInstancesCommand,
-  EC2Client,
-  StartInstancesCommand,
-  StopInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import { AssociateAddressCommand, DescribeAddressesCommand, DescribeInstancesCommand, EC2Client, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client, UpdateHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Inventory, InventoryHost, VipCloudIds } from '../../model/inventory';
@@ -32,9 +25,20 @@ const clients = {
 
 function host(site: string, role: 'master' | 'mirror', region: string, n: number, failover: 'hot' | 'warm' | 'cold' | null = role === 'mirror' ? 'warm' : null): InventoryHost {
   return {
-    site, role, provider: 'aws', region, address: `3.0.0.${n}`, sshPort: 22, user: 'ubuntu',
-    hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILktXJcEJoRzFYW789K48FnIRQ3sf2E6CE3uIqPjc8gH', hostKeySource: 'generated',
-    failover, dataDir: '/srv/trading', feedFrom: role === 'master' ? null : 'ny', syncIntervalS: role === 'master' ? null : 0, bandwidthMbit: null,
+    site,
+    role,
+    provider: 'aws',
+    region,
+    address: `3.0.0.${n}`,
+    sshPort: 22,
+    user: 'ubuntu',
+    hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILktXJcEJoRzFYW789K48FnIRQ3sf2E6CE3uIqPjc8gH',
+    hostKeySource: 'generated',
+    failover,
+    dataDir: '/srv/trading',
+    feedFrom: role === 'master' ? null : 'ny',
+    syncIntervalS: role === 'master' ? null : 0,
+    bandwidthMbit: null,
     cloud: { kind: 'aws', instanceId: `i-0${n}${n}${n}`, allocationId: `eipalloc-0${n}${n}${n}` },
   };
 }
@@ -44,14 +48,29 @@ const chi = host('chi', 'mirror', 'us-east-2', 3, 'cold');
 
 function inventory(vip: Inventory['vip'], vipCloud: VipCloudIds | undefined, hosts = [ny, dal, chi]): Inventory {
   return {
-    version: 1, customer: 'acme', source: 'pulumi', dataDir: '/srv/trading', exclude: [],
-    service: { start: 'a', stop: 'b', healthPort: 8443 }, vip, hosts, ...(vipCloud ? { vipCloud } : {}),
+    version: 1,
+    customer: 'acme',
+    source: 'pulumi',
+    dataDir: '/srv/trading',
+    exclude: [],
+    service: { start: 'a', stop: 'b', healthPort: 8443 },
+    vip,
+    hosts,
+    ...(vipCloud ? { vipCloud } : {}),
   };
 }
 const eipInv = inventory({ kind: 'eip', address: '3.0.0.1', holder: 'ny' }, { kind: 'eip', allocationId: 'eipalloc-0111', region: 'us-east-1' });
 const dnsInv = inventory(
   { kind: 'dns', address: 'trade.acme.example.com', holder: 'ny' },
-  { kind: 'route53', hostedZoneId: 'Z0123456789AB', recordName: 'trade.acme.example.com', ttl: 30, primarySetIdentifier: 'ny', healthCheckId: 'hc-1', secondary: { setIdentifier: 'chi', address: '3.0.0.3' } },
+  {
+    kind: 'route53',
+    hostedZoneId: 'Z0123456789AB',
+    recordName: 'trade.acme.example.com',
+    ttl: 30,
+    primarySetIdentifier: 'ny',
+    healthCheckId: 'hc-1',
+    secondary: { setIdentifier: 'chi', address: '3.0.0.3' },
+  },
 );
 
 /** Region of the client a recorded call went through. */
@@ -68,11 +87,15 @@ beforeEach(() => {
 describe('same-region failover: the Elastic IP moves', () => {
   /** EC2 as it stands: the service address on `holder`, dal's own address on dal. */
   function addresses(holder: string | null, dalOwn: string | null = 'eipalloc-0222') {
-    ec2Mock.on(DescribeAddressesCommand, { AllocationIds: ['eipalloc-0111'] }).resolves({ Addresses: [{ AllocationId: 'eipalloc-0111', PublicIp: '3.0.0.1', ...(holder ? { InstanceId: holder } : {}) }] });
-    ec2Mock.on(DescribeAddressesCommand, { Filters: [{ Name: 'instance-id', Values: ['i-0222'] }] }).resolves({ Addresses: dalOwn ? [{ AllocationId: dalOwn, PublicIp: '3.0.0.2', InstanceId: 'i-0222' }] : [] });
+    ec2Mock
+      .on(DescribeAddressesCommand, { AllocationIds: ['eipalloc-0111'] })
+      .resolves({ Addresses: [{ AllocationId: 'eipalloc-0111', PublicIp: '3.0.0.1', ...(holder ? { InstanceId: holder } : {}) }] });
+    ec2Mock
+      .on(DescribeAddressesCommand, { Filters: [{ Name: 'instance-id', Values: ['i-0222'] }] })
+      .resolves({ Addresses: dalOwn ? [{ AllocationId: dalOwn, PublicIp: '3.0.0.2', InstanceId: 'i-0222' }] : [] });
   }
 
-  it('associates the service Elastic IP with the target, then the target\'s own with the old master', async () => {
+  it("associates the service Elastic IP with the target, then the target's own with the old master", async () => {
     addresses('i-0111');
     ec2Mock.on(AssociateAddressCommand).resolves({ AssociationId: 'eipassoc-1' });
     const steps = await createAwsDriver(eipInv, clients).moveServiceAddress(ny, dal);
@@ -119,7 +142,9 @@ describe('same-region failover: the Elastic IP moves', () => {
     ec2Mock.on(AssociateAddressCommand, { InstanceId: 'i-0222' }).resolves({ AssociationId: 'eipassoc-1' });
     ec2Mock.on(AssociateAddressCommand, { InstanceId: 'i-0111' }).rejects(Object.assign(new Error("The instance ID 'i-0111' does not exist"), { name: 'InvalidInstanceID.NotFound' }));
     const steps = await createAwsDriver(eipInv, clients).moveServiceAddress(ny, dal);
-    expect(steps[1].detail).toBe("Elastic IP eipalloc-0222 (site dal's own) -> instance i-0111 (site ny) FAILED: InvalidInstanceID.NotFound: The instance ID 'i-0111' does not exist; site ny has no public address until `pulumi up`");
+    expect(steps[1].detail).toBe(
+      "Elastic IP eipalloc-0222 (site dal's own) -> instance i-0111 (site ny) FAILED: InvalidInstanceID.NotFound: The instance ID 'i-0111' does not exist; site ny has no public address until `pulumi up`",
+    );
   });
 
   it('refuses a target in another region, naming both regions and the fix, and calls nothing', async () => {
@@ -170,17 +195,28 @@ describe('cross-region failover: the Route 53 PRIMARY record moves', () => {
       ChangeBatch: {
         Comment: 'tandem failover of acme to chi',
         Changes: [
-          { Action: 'UPSERT', ResourceRecordSet: { Name: 'trade.acme.example.com', Type: 'A', SetIdentifier: 'ny', Failover: 'PRIMARY', TTL: 30, ResourceRecords: [{ Value: '3.0.0.3' }], HealthCheckId: 'hc-1' } },
+          {
+            Action: 'UPSERT',
+            ResourceRecordSet: { Name: 'trade.acme.example.com', Type: 'A', SetIdentifier: 'ny', Failover: 'PRIMARY', TTL: 30, ResourceRecords: [{ Value: '3.0.0.3' }], HealthCheckId: 'hc-1' },
+          },
           { Action: 'UPSERT', ResourceRecordSet: { Name: 'trade.acme.example.com', Type: 'A', SetIdentifier: 'chi', Failover: 'SECONDARY', TTL: 30, ResourceRecords: [{ Value: '3.0.0.1' }] } },
         ],
       },
     });
     expect(r53Mock.commandCalls(UpdateHealthCheckCommand).map((c) => c.args[0].input)).toEqual([{ HealthCheckId: 'hc-1', IPAddress: '3.0.0.3' }]);
     expect(r53Mock.calls().map((c) => c.args[0].constructor.name)).toEqual(['ListResourceRecordSetsCommand', 'ChangeResourceRecordSetsCommand', 'UpdateHealthCheckCommand']);
-    expect(r53Mock.commandCalls(ListResourceRecordSetsCommand)[0].args[0].input).toEqual({ HostedZoneId: 'Z0123456789AB', StartRecordName: 'trade.acme.example.com', StartRecordType: 'A', MaxItems: 10 });
+    expect(r53Mock.commandCalls(ListResourceRecordSetsCommand)[0].args[0].input).toEqual({
+      HostedZoneId: 'Z0123456789AB',
+      StartRecordName: 'trade.acme.example.com',
+      StartRecordType: 'A',
+      MaxItems: 10,
+    });
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(steps).toEqual([
-      { action: 'route53:ChangeResourceRecordSets', detail: 'UPSERT trade.acme.example.com PRIMARY (set ny) -> 3.0.0.3 (site chi), SECONDARY (set chi) -> 3.0.0.1 (site ny); change /change/C1 PENDING' },
+      {
+        action: 'route53:ChangeResourceRecordSets',
+        detail: 'UPSERT trade.acme.example.com PRIMARY (set ny) -> 3.0.0.3 (site chi), SECONDARY (set chi) -> 3.0.0.1 (site ny); change /change/C1 PENDING',
+      },
       { action: 'route53:UpdateHealthCheck', detail: 'health check hc-1 probes 3.0.0.3 (site chi)' },
     ]);
   });
@@ -190,7 +226,9 @@ describe('cross-region failover: the Route 53 PRIMARY record moves', () => {
     r53Mock.on(UpdateHealthCheckCommand).resolves({});
     await createAwsDriver(dnsInv, clients).moveServiceAddress(null, chi);
     await createAwsDriver(dnsInv, clients).moveServiceAddress(ny, dal);
-    const batches = r53Mock.commandCalls(ChangeResourceRecordSetsCommand).map((c) => c.args[0].input.ChangeBatch!.Changes!.map((x) => `${x.ResourceRecordSet!.SetIdentifier} ${x.ResourceRecordSet!.Failover} ${x.ResourceRecordSet!.ResourceRecords![0].Value}`));
+    const batches = r53Mock
+      .commandCalls(ChangeResourceRecordSetsCommand)
+      .map((c) => c.args[0].input.ChangeBatch!.Changes!.map((x) => `${x.ResourceRecordSet!.SetIdentifier} ${x.ResourceRecordSet!.Failover} ${x.ResourceRecordSet!.ResourceRecords![0].Value}`));
     expect(batches).toEqual([['ny PRIMARY 3.0.0.3', 'chi SECONDARY 3.0.0.1'], ['ny PRIMARY 3.0.0.2']]);
   });
 
@@ -201,7 +239,10 @@ describe('cross-region failover: the Route 53 PRIMARY record moves', () => {
     r53Mock.on(UpdateHealthCheckCommand).resolves({});
     const steps = await createAwsDriver(dnsInv, clients).moveServiceAddress(chi, ny);
     const [change] = r53Mock.commandCalls(ChangeResourceRecordSetsCommand);
-    expect(change.args[0].input.ChangeBatch!.Changes!.map((x) => `${x.ResourceRecordSet!.SetIdentifier} ${x.ResourceRecordSet!.Failover} ${x.ResourceRecordSet!.ResourceRecords![0].Value}`)).toEqual(['ny PRIMARY 3.0.0.1', 'chi SECONDARY 3.0.0.3']);
+    expect(change.args[0].input.ChangeBatch!.Changes!.map((x) => `${x.ResourceRecordSet!.SetIdentifier} ${x.ResourceRecordSet!.Failover} ${x.ResourceRecordSet!.ResourceRecords![0].Value}`)).toEqual([
+      'ny PRIMARY 3.0.0.1',
+      'chi SECONDARY 3.0.0.3',
+    ]);
     expect(steps[0].detail).toBe('UPSERT trade.acme.example.com PRIMARY (set ny) -> 3.0.0.1 (site ny), SECONDARY (set chi) -> 3.0.0.3 (site chi); change /change/C4 PENDING');
   });
 
@@ -235,7 +276,10 @@ describe('power', () => {
 
   it('starts a cold instance in its own region and waits until EC2 says running', async () => {
     ec2Mock.on(StartInstancesCommand).resolves({ StartingInstances: [{ InstanceId: 'i-0333', PreviousState: { Name: 'stopped' }, CurrentState: { Name: 'pending' } }] });
-    ec2Mock.on(DescribeInstancesCommand).resolvesOnce({ Reservations: [{ Instances: [{ InstanceId: 'i-0333', State: { Code: 0, Name: 'pending' } }] }] }).resolves(running);
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolvesOnce({ Reservations: [{ Instances: [{ InstanceId: 'i-0333', State: { Code: 0, Name: 'pending' } }] }] })
+      .resolves(running);
     const steps = await createAwsDriver(dnsInv, clients).powerOn(chi);
     expect(ec2Mock.commandCalls(StartInstancesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceIds: ['i-0333'] }]);
     const polls = ec2Mock.commandCalls(DescribeInstancesCommand);
@@ -257,7 +301,7 @@ describe('power', () => {
   it('reports a StartInstances refusal with the instance and the permissions to check', async () => {
     ec2Mock.on(StartInstancesCommand).rejects(Object.assign(new Error('Insufficient capacity.'), { name: 'InsufficientInstanceCapacity' }));
     await expect(createAwsDriver(dnsInv, clients).powerOn(chi)).rejects.toThrow(
-      'aws: ec2:StartInstances of instance i-0333 (site chi, us-east-2) failed: InsufficientInstanceCapacity: Insufficient capacity.; check that the instance exists, is not terminated, and that the credentials allow ec2:StartInstances and kms:CreateGrant on the site\'s key',
+      "aws: ec2:StartInstances of instance i-0333 (site chi, us-east-2) failed: InsufficientInstanceCapacity: Insufficient capacity.; check that the instance exists, is not terminated, and that the credentials allow ec2:StartInstances and kms:CreateGrant on the site's key",
     );
   });
 
@@ -275,7 +319,9 @@ describe('power', () => {
     const d = createAwsDriver(dnsInv, clients);
     const azure: InventoryHost = { ...chi, site: 'ams', provider: 'azure', region: 'westeurope', cloud: undefined };
     await expect(d.powerOn(azure)).rejects.toThrow('aws: cannot power on site "ams": it is on azure, not AWS; use the azure driver for it');
-    await expect(d.powerOff({ ...chi, cloud: undefined })).rejects.toThrow(/^aws: cannot power off site "chi": the inventory of "acme" has no EC2 ids for it \(hosts\[\]\.cloud\.instanceId\); regenerate the inventory/);
+    await expect(d.powerOff({ ...chi, cloud: undefined })).rejects.toThrow(
+      /^aws: cannot power off site "chi": the inventory of "acme" has no EC2 ids for it \(hosts\[\]\.cloud\.instanceId\); regenerate the inventory/,
+    );
     expect(ec2Mock.calls()).toHaveLength(0);
   });
 });

@@ -44,11 +44,13 @@ class FakeArm implements HttpClient {
       location: 'westeurope',
       properties: {
         provisioningState: 'Succeeded',
-        ipConfigurations: [{
-          id: `${nicId(site)}/ipConfigurations/primary`,
-          name: 'primary',
-          properties: { primary: true, privateIPAllocationMethod: 'Dynamic', subnet: { id: subnetId(site) }, ...(publicIp ? { publicIPAddress: { id: publicIp } } : {}) },
-        }],
+        ipConfigurations: [
+          {
+            id: `${nicId(site)}/ipConfigurations/primary`,
+            name: 'primary',
+            properties: { primary: true, privateIPAllocationMethod: 'Dynamic', subnet: { id: subnetId(site) }, ...(publicIp ? { publicIPAddress: { id: publicIp } } : {}) },
+          },
+        ],
       },
     });
   }
@@ -85,7 +87,9 @@ class FakeArm implements HttpClient {
     if (key.includes('/publicipaddresses/') && req.method === 'GET') {
       const on = [...this.nics.values()].find((n) => n.properties.ipConfigurations[0].properties.publicIPAddress?.id?.toLowerCase() === key);
       return this.reply(req, 200, {
-        id: u.pathname, name: u.pathname.split('/').pop(), location: 'westeurope',
+        id: u.pathname,
+        name: u.pathname.split('/').pop(),
+        location: 'westeurope',
         properties: { publicIPAllocationMethod: 'Static', ...(on ? { ipConfiguration: { id: `${on.id}/ipConfigurations/primary` } } : {}) },
       });
     }
@@ -101,13 +105,25 @@ class FakeArm implements HttpClient {
         }
         const next = { ...body, id: nic.id, name: nic.name, properties: { ...body.properties, provisioningState: 'Updating' } };
         this.nics.set(key, next);
-        return this.reply(req, 200, next, this.operation(req, () => { next.properties.provisioningState = 'Succeeded'; }));
+        return this.reply(
+          req,
+          200,
+          next,
+          this.operation(req, () => {
+            next.properties.provisioningState = 'Succeeded';
+          }),
+        );
       }
     }
     const vm = /\/virtualmachines\/([^/]+)\/(start|deallocate)$/.exec(key);
     if (vm && req.method === 'POST') {
       const fail = this.failVm?.vm === vm[1] ? this.failVm : undefined;
-      return this.reply(req, 202, undefined, this.operation(req, () => this.vmState.set(vm[1], vm[2] === 'start' ? 'running' : 'deallocated'), fail && { code: fail.code, message: fail.message }));
+      return this.reply(
+        req,
+        202,
+        undefined,
+        this.operation(req, () => this.vmState.set(vm[1], vm[2] === 'start' ? 'running' : 'deallocated'), fail && { code: fail.code, message: fail.message }),
+      );
     }
     return this.reply(req, 404, { error: { code: 'NotFound', message: `fake ARM has no ${req.method} ${u.pathname}` } });
   }
@@ -117,9 +133,20 @@ const credential: TokenCredential = { getToken: async () => ({ token: 'fake-toke
 
 function host(site: string, role: 'master' | 'mirror', n: number, failover: 'hot' | 'warm' | 'cold' | null = role === 'mirror' ? 'warm' : null, location = 'westeurope'): InventoryHost {
   return {
-    site, role, provider: 'azure', region: location, address: `20.0.0.${n}`, sshPort: 22, user: 'tandem-admin',
-    hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILktXJcEJoRzFYW789K48FnIRQ3sf2E6CE3uIqPjc8gH', hostKeySource: 'generated',
-    failover, dataDir: '/srv/trading', feedFrom: role === 'master' ? null : 'ams', syncIntervalS: role === 'master' ? null : 0, bandwidthMbit: null,
+    site,
+    role,
+    provider: 'azure',
+    region: location,
+    address: `20.0.0.${n}`,
+    sshPort: 22,
+    user: 'tandem-admin',
+    hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILktXJcEJoRzFYW789K48FnIRQ3sf2E6CE3uIqPjc8gH',
+    hostKeySource: 'generated',
+    failover,
+    dataDir: '/srv/trading',
+    feedFrom: role === 'master' ? null : 'ams',
+    syncIntervalS: role === 'master' ? null : 0,
+    bandwidthMbit: null,
     cloud: { kind: 'azure', vmId: vmId(site), nicId: nicId(site), ipConfigurationName: 'primary', publicIpId: pipId(site) },
   };
 }
@@ -127,7 +154,11 @@ const ams = host('ams', 'master', 1);
 const ams2 = host('ams2', 'mirror', 2, 'cold');
 const dub = host('dub', 'mirror', 3, 'warm', 'northeurope');
 const inv: Inventory = {
-  version: 1, customer: 'acme', source: 'pulumi', dataDir: '/srv/trading', exclude: [],
+  version: 1,
+  customer: 'acme',
+  source: 'pulumi',
+  dataDir: '/srv/trading',
+  exclude: [],
   service: { start: 'a', stop: 'b', healthPort: 8443 },
   vip: { kind: 'public-ip', address: '20.0.0.1', holder: 'ams' },
   vipCloud: { kind: 'public-ip', publicIpId: pipId('ams'), location: 'westeurope' },
@@ -148,14 +179,20 @@ beforeEach(() => {
 });
 
 describe('moving the public IP between NICs', () => {
-  it('frees it from the old master, puts it on the target, and gives the old master the target\'s own', async () => {
+  it("frees it from the old master, puts it on the target, and gives the old master the target's own", async () => {
     const steps = await driver().moveServiceAddress(ams, ams2);
     // Each PUT is followed by the SDK's final GET of the NIC once its operation has succeeded.
     expect(calls()).toEqual([
       `GET ${pipId('ams')}`,
-      `GET ${nicId('ams')}`, `PUT ${nicId('ams')}`, `GET ${nicId('ams')}`,
-      `GET ${nicId('ams2')}`, `PUT ${nicId('ams2')}`, `GET ${nicId('ams2')}`,
-      `GET ${nicId('ams')}`, `PUT ${nicId('ams')}`, `GET ${nicId('ams')}`,
+      `GET ${nicId('ams')}`,
+      `PUT ${nicId('ams')}`,
+      `GET ${nicId('ams')}`,
+      `GET ${nicId('ams2')}`,
+      `PUT ${nicId('ams2')}`,
+      `GET ${nicId('ams2')}`,
+      `GET ${nicId('ams')}`,
+      `PUT ${nicId('ams')}`,
+      `GET ${nicId('ams')}`,
     ]);
     expect(arm.seen[0].body).toBeUndefined();
     const puts = arm.seen.filter((s) => s.method === 'PUT');
@@ -217,7 +254,7 @@ describe('moving the public IP between NICs', () => {
     expect(arm.seen).toEqual([]);
   });
 
-  it('reports ARM\'s refusal with the NIC, the move and what to check', async () => {
+  it("reports ARM's refusal with the NIC, the move and what to check", async () => {
     // Something else took the target NIC's place: the fake says the IP is in use elsewhere.
     arm.addNic('other', null);
     arm.nics.get(nicId('other').toLowerCase()).properties.ipConfigurations[0].properties.publicIPAddress = { id: pipId('ams') };
@@ -229,14 +266,20 @@ describe('moving the public IP between NICs', () => {
 
   it('reports a missing NIC by its id', async () => {
     arm.nics.delete(nicId('ams2').toLowerCase());
-    await expect(driver().moveServiceAddress(ams, ams2)).rejects.toThrow(/^azure: GET network interface \/subscriptions\/.*acme-ams2-nic \(site ams2\) failed: NotFound: .*; check that the NIC exists/);
+    await expect(driver().moveServiceAddress(ams, ams2)).rejects.toThrow(
+      /^azure: GET network interface \/subscriptions\/.*acme-ams2-nic \(site ams2\) failed: NotFound: .*; check that the NIC exists/,
+    );
   });
 
   it('refuses inventories and addresses it cannot act on', async () => {
     const { vipCloud: _v, ...old } = inv;
-    await expect(driver(old as Inventory).moveServiceAddress(ams, ams2)).rejects.toThrow(/^azure: the inventory of "acme" has no resource id for public IP 20\.0\.0\.1 \(vipCloud\); regenerate the inventory/);
+    await expect(driver(old as Inventory).moveServiceAddress(ams, ams2)).rejects.toThrow(
+      /^azure: the inventory of "acme" has no resource id for public IP 20\.0\.0\.1 \(vipCloud\); regenerate the inventory/,
+    );
     const dns: Inventory = { ...inv, vip: { kind: 'dns', address: 'trade.acme.example.com', holder: 'ams' } };
-    await expect(driver(dns).moveServiceAddress(ams, ams2)).rejects.toThrow('azure: the service address of "acme" is a dns address (trade.acme.example.com); the Azure driver moves Azure public IPs only (a Route 53 record is moved by the AWS driver)');
+    await expect(driver(dns).moveServiceAddress(ams, ams2)).rejects.toThrow(
+      'azure: the service address of "acme" is a dns address (trade.acme.example.com); the Azure driver moves Azure public IPs only (a Route 53 record is moved by the AWS driver)',
+    );
     expect(arm.seen).toEqual([]);
   });
 });
@@ -268,7 +311,9 @@ describe('power', () => {
   });
 
   it('refuses hosts of other providers or without resource ids', async () => {
-    await expect(driver().powerOn({ ...ams2, provider: 'aws', region: 'us-east-1', cloud: undefined })).rejects.toThrow('azure: cannot power on site "ams2": it is on aws, not Azure; use the aws driver for it');
+    await expect(driver().powerOn({ ...ams2, provider: 'aws', region: 'us-east-1', cloud: undefined })).rejects.toThrow(
+      'azure: cannot power on site "ams2": it is on aws, not Azure; use the aws driver for it',
+    );
     await expect(driver().powerOff({ ...ams2, cloud: undefined })).rejects.toThrow(/^azure: cannot power off site "ams2": the inventory of "acme" has no Azure resource ids for it/);
     expect(arm.seen).toEqual([]);
   });

@@ -83,7 +83,6 @@ describe('driverKindFor', () => {
 
 describe('driverFor', () => {
   it('loads the cloud drivers lazily by the inventory, each reporting its kind', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { driverFor } = require('../../scripts/failover/drivers/index') as typeof import('../../scripts/failover/drivers/index');
     expect(driverFor(inv).kind).toBe('lab');
     expect(driverFor({ ...inv, source: 'pulumi', vip: { kind: 'eip', address: '1.2.3.4', holder: 'ny' } }).kind).toBe('aws');
@@ -92,9 +91,13 @@ describe('driverFor', () => {
     );
   });
   it('in a stack across clouds, power goes to each host provider; an off-cloud host is refused with what to do', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { driverFor } = require('../../scripts/failover/drivers/index') as typeof import('../../scripts/failover/drivers/index');
-    const mixed = { ...inv, source: 'pulumi' as const, vip: { kind: 'eip' as const, address: '1.2.3.4', holder: 'ny' }, hosts: inv.hosts.map((h, i) => ({ ...h, provider: i === 0 ? ('aws' as const) : i === 1 ? ('azure' as const) : ('offcloud' as const) })) };
+    const mixed = {
+      ...inv,
+      source: 'pulumi' as const,
+      vip: { kind: 'eip' as const, address: '1.2.3.4', holder: 'ny' },
+      hosts: inv.hosts.map((h, i) => ({ ...h, provider: i === 0 ? ('aws' as const) : i === 1 ? ('azure' as const) : ('offcloud' as const) })),
+    };
     const d = driverFor(mixed);
     expect(d.kind).toBe('aws');
     const off = mixed.hosts[2];

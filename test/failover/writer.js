@@ -37,7 +37,10 @@ function lastSeq(file) {
     const n = Math.min(size, 4096);
     const buf = Buffer.alloc(n);
     fs.readSync(fd, buf, 0, n, size - n);
-    const lines = buf.toString('utf8').split('\n').filter((l) => /^\d+ \d+$/.test(l));
+    const lines = buf
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => /^\d+ \d+$/.test(l));
     return lines.length ? Number(lines[lines.length - 1].split(' ')[0]) : 0;
   } finally {
     fs.closeSync(fd);
@@ -70,7 +73,9 @@ function run(dir, port) {
     srv.close();
     try {
       fs.unlinkSync(PID);
-    } catch {}
+    } catch {
+      /* already gone */
+    }
     process.exit(0);
   };
   process.on('SIGTERM', stop);
@@ -108,7 +113,9 @@ async function main() {
     }
     try {
       fs.unlinkSync(PID);
-    } catch {}
+    } catch {
+      /* already gone */
+    }
     return console.log('writer: stopped');
   }
   if (cmd === 'status') {

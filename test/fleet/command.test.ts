@@ -7,9 +7,13 @@ import { builder } from '../../scripts/commands/fleet';
 const ROOT = path.join(__dirname, '..', '..');
 
 async function parse(argv: string[]) {
-  const y = yargs().command('fleet <action>', '', builder).exitProcess(false).strict().fail((msg, err) => {
-    throw err ?? new Error(msg);
-  });
+  const y = yargs()
+    .command('fleet <action>', '', builder)
+    .exitProcess(false)
+    .strict()
+    .fail((msg, err) => {
+      throw err ?? new Error(msg);
+    });
   return await y.parseAsync(['fleet', ...argv]);
 }
 

@@ -7,7 +7,10 @@ import { customersYaml, generatedTopology } from './generate';
 
 const ROOT = path.join(__dirname, '..', '..');
 const STACKS = path.join(ROOT, 'stacks');
-const errors = (text: string, dir = STACKS) => parseCustomers(text, dir).issues.filter((i) => i.severity === 'error').map((i) => i.message);
+const errors = (text: string, dir = STACKS) =>
+  parseCustomers(text, dir)
+    .issues.filter((i) => i.severity === 'error')
+    .map((i) => i.message);
 
 describe('the example customers file', () => {
   const f = loadCustomersFile(path.join(STACKS, 'customers.yaml'));
@@ -42,7 +45,7 @@ describe('the example customers file', () => {
   });
 });
 
-describe('customers file errors: the validator\'s messages under the customer\'s path', () => {
+describe("customers file errors: the validator's messages under the customer's path", () => {
   const bad = (i: number, sites: unknown[]) => ({ ...generatedTopology(i), sites });
 
   it('re-roots every topology error under customers[i].topology and lists all of them at once', () => {
@@ -60,7 +63,7 @@ describe('customers file errors: the validator\'s messages under the customer\'s
     ]);
   });
 
-  it('cross-site rules keep their wording (the example path of the issue: a mirror in the master\'s region)', () => {
+  it("cross-site rules keep their wording (the example path of the issue: a mirror in the master's region)", () => {
     const text = customersYaml(4, (i) => (i === 3 ? { overrides: { sites: { m: { region: 'us-east-1' }, r1: { region: 'us-east-1' }, r2: { region: 'us-east-1' } } } } : {}));
     expect(errors(text)).toEqual([
       'customers[3].topology.sites[1].region "us-east-1" is the master\'s region; a mirror must be in another region (one in the master\'s region is allowed only beside one that is not) (the value comes from customers[3].overrides.sites.r1.region; fix it there)',
@@ -139,7 +142,7 @@ describe('selection and secrets', () => {
 });
 
 describe('stack config files a deployment writes never overwrite a template', () => {
-  it('a customer that overrides its own stack file, or whose file is another customer\'s template, is refused', () => {
+  it("a customer that overrides its own stack file, or whose file is another customer's template, is refused", () => {
     const text = [
       'customers:',
       '  - { id: acme, stack: Pulumi.acme.yaml, overrides: { sites: { chi: { size: c6i.2xlarge } } } }',

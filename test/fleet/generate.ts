@@ -19,11 +19,50 @@ export function generatedTopology(i: number): Record<string, unknown> {
     adminKeys: [KEY],
   };
   switch (i % 5) {
-    case 0: return { ...base, sites: [{ name: 'm', role: 'master', provider: 'aws', region: a(0) }, { name: 'r1', role: 'mirror', provider: 'aws', region: a(1), failover: 'hot' }] };
-    case 1: return { ...base, sites: [{ name: 'm', role: 'master', provider: 'aws', region: a(0) }, { name: 'r1', role: 'mirror', provider: 'aws', region: a(3) }, { name: 'r2', role: 'mirror', provider: 'azure', region: z(0), failover: 'cold', relayVia: 'r1', bandwidthMbit: 50 }] };
-    case 2: return { ...base, sites: [{ name: 'm', role: 'master', provider: 'azure', region: z(1) }, { name: 'r1', role: 'mirror', provider: 'aws', region: a(2), failover: 'hot' }] };
-    case 3: return { ...base, dns: { zone: 'example.com', name: `trade-${i}.example.com` }, sites: [{ name: 'm', role: 'master', provider: 'aws', region: a(0) }, { name: 'r1', role: 'mirror', provider: 'aws', region: a(4), failover: 'hot' }, { name: 'r2', role: 'mirror', provider: 'aws', region: a(6), failover: 'cold' }] };
-    default: return { ...base, sites: [{ name: 'm', role: 'master', provider: 'aws', region: a(0) }, { name: 'r1', role: 'mirror', provider: 'aws', region: a(5) }, { name: 'home', role: 'mirror', provider: 'offcloud', address: `198.51.100.${(i % 200) + 2}`, hostKey: HOSTKEY, user: 'trader', syncIntervalS: 300 }] };
+    case 0:
+      return {
+        ...base,
+        sites: [
+          { name: 'm', role: 'master', provider: 'aws', region: a(0) },
+          { name: 'r1', role: 'mirror', provider: 'aws', region: a(1), failover: 'hot' },
+        ],
+      };
+    case 1:
+      return {
+        ...base,
+        sites: [
+          { name: 'm', role: 'master', provider: 'aws', region: a(0) },
+          { name: 'r1', role: 'mirror', provider: 'aws', region: a(3) },
+          { name: 'r2', role: 'mirror', provider: 'azure', region: z(0), failover: 'cold', relayVia: 'r1', bandwidthMbit: 50 },
+        ],
+      };
+    case 2:
+      return {
+        ...base,
+        sites: [
+          { name: 'm', role: 'master', provider: 'azure', region: z(1) },
+          { name: 'r1', role: 'mirror', provider: 'aws', region: a(2), failover: 'hot' },
+        ],
+      };
+    case 3:
+      return {
+        ...base,
+        dns: { zone: 'example.com', name: `trade-${i}.example.com` },
+        sites: [
+          { name: 'm', role: 'master', provider: 'aws', region: a(0) },
+          { name: 'r1', role: 'mirror', provider: 'aws', region: a(4), failover: 'hot' },
+          { name: 'r2', role: 'mirror', provider: 'aws', region: a(6), failover: 'cold' },
+        ],
+      };
+    default:
+      return {
+        ...base,
+        sites: [
+          { name: 'm', role: 'master', provider: 'aws', region: a(0) },
+          { name: 'r1', role: 'mirror', provider: 'aws', region: a(5) },
+          { name: 'home', role: 'mirror', provider: 'offcloud', address: `198.51.100.${(i % 200) + 2}`, hostKey: HOSTKEY, user: 'trader', syncIntervalS: 300 },
+        ],
+      };
   }
 }
 

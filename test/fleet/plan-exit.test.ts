@@ -31,7 +31,10 @@ async function exitOf(): Promise<{ code: number; message: string; stdout: string
 const ok = (customer: string): CustomerPlan => ({ customer, plan: { resources: [], findings: [] }, error: null, ms: 1 });
 
 it('a policy error in one customer: exit 3 (checks not met), the customer named', async () => {
-  plans.splice(0, plans.length, ok('acme'), { ...ok('hooli'), plan: { resources: [], findings: [{ severity: 'error', rule: 'encryption-at-rest', resource: 'hooli-tyo-data', message: 'not encrypted' }] } });
+  plans.splice(0, plans.length, ok('acme'), {
+    ...ok('hooli'),
+    plan: { resources: [], findings: [{ severity: 'error', rule: 'encryption-at-rest', resource: 'hooli-tyo-data', message: 'not encrypted' }] },
+  });
   const r = await exitOf();
   expect(r).toMatchObject({ code: 3, message: 'fleet plan: policy errors in hooli; see FINDINGS above' });
   expect(r.stdout).toMatch(/^hooli\s+0\s+1\s+0\s+policy errors$/m);

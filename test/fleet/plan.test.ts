@@ -71,15 +71,27 @@ describe('planFleet isolation', () => {
     const fleetFile = parseCustomers(customersYaml(3), path.join(ROOT, 'stacks'));
     /** Our own plan workers (children of this process), by pid. */
     const workers = () =>
-      fs.readdirSync(`/proc/${process.pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${process.pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-        .filter((pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plan-worker.js'); } catch { return false; } });
+      fs
+        .readdirSync(`/proc/${process.pid}/task`)
+        .flatMap((t) => fs.readFileSync(`/proc/${process.pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
+        .filter((pid) => {
+          try {
+            return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plan-worker.js');
+          } catch {
+            return false;
+          }
+        });
     const results = await planFleet(fleetFile.customers, {
       parallel: 1,
       onStart: (c) => {
         if (c === 'c002') for (const pid of workers()) process.kill(pid, 'SIGKILL');
       },
     });
-    expect(results.map((r) => [r.customer, r.error === null])).toEqual([['c001', true], ['c002', false], ['c003', true]]);
+    expect(results.map((r) => [r.customer, r.error === null])).toEqual([
+      ['c001', true],
+      ['c002', false],
+      ['c003', true],
+    ]);
     expect(results[1].error).toMatch(/^plan worker died \(SIGKILL\) while planning c002/);
     expect(results[2].plan!.resources.length).toBeGreaterThan(10);
     expect(workers()).toEqual([]);

@@ -86,7 +86,10 @@ describe('20 customers, 3 failing at chosen points', () => {
     // Secrets: set on the stack, never printed nor recorded.
     const c003 = ws.calls.find((c) => c.customer === 'c003' && c.call === 'open')!;
     expect(c003.config!.secrets).toEqual({ 'fleet:token': SECRET });
-    const records = fs.readdirSync(path.join(dir, 'records')).map((f) => fs.readFileSync(path.join(dir, 'records', f), 'utf8')).join('\n');
+    const records = fs
+      .readdirSync(path.join(dir, 'records'))
+      .map((f) => fs.readFileSync(path.join(dir, 'records', f), 'utf8'))
+      .join('\n');
     for (const text of [r.stdout, r.stderr, records]) expect(text).not.toContain(SECRET);
     expect(records).toContain('[secret]');
 
@@ -186,7 +189,7 @@ describe('arguments that reach the workspace', () => {
     expect(ws.calls).toEqual([]);
   });
 
-  it('--remote asks for the remote workspace with the file\'s remote settings', async () => {
+  it("--remote asks for the remote workspace with the file's remote settings", async () => {
     const file = writeCustomersFile(dir, 3);
     fs.appendFileSync(file, 'remote: { org: acme-corp, url: "https://git.example.com/tandem.git", commit: 0123abc }\n');
     const ws = new FakeWorkspace({ kind: 'remote' });
@@ -214,7 +217,11 @@ describe('arguments that reach the workspace', () => {
     expect(ws.calls.filter((c) => c.call === 'open').every((c) => c.config === null)).toBe(true);
     expect(fs.existsSync(path.join(dir, 'records'))).toBe(false);
     const j = JSON.parse(r.stdout);
-    expect(j.customers.map((c: { customer: string; status: string }) => [c.customer, c.status])).toEqual([['c001', 'ok'], ['c002', 'ok'], ['c003', 'ok']]);
+    expect(j.customers.map((c: { customer: string; status: string }) => [c.customer, c.status])).toEqual([
+      ['c001', 'ok'],
+      ['c002', 'ok'],
+      ['c003', 'ok'],
+    ]);
     expect(j.customers[0].stack.lastUpdate.result).toBe('succeeded');
   });
 

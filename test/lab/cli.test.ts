@@ -84,7 +84,6 @@ describe('one grammar: --site, [file] | --stack | --inventory on every lab comma
 
 describe('lab exec does not pass the child exit code through', () => {
   it('a child exiting 3 is reported and tandem exits 1, not 3 (3 means DEGRADED)', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fault = require('../../scripts/lab/fault') as typeof import('../../scripts/lab/fault');
     const exec = jest.spyOn(fault, 'hostExec').mockResolvedValue({ code: 3, signal: null, stdout: 'out\n', stderr: 'err\n' } as never);
     const chunks: string[] = [];

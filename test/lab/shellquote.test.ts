@@ -17,7 +17,7 @@ describe('shellQuote', () => {
   });
 
   // Property: whatever the string, sh sees it back as exactly one argument, unchanged.
-  const nasty = ['', ' ', "'", '"', '\\', '$HOME', '`id`', '$(id)', 'a\nb', '!x', '*', '--', '-n', "x'y\"z", '\t', 'ü€', '%s', '{a,b}', '~root', '#c'];
+  const nasty = ['', ' ', "'", '"', '\\', '$HOME', '`id`', '$(id)', 'a\nb', '!x', '*', '--', '-n', 'x\'y"z', '\t', 'ü€', '%s', '{a,b}', '~root', '#c'];
   it.each(nasty.map((s) => [s]))('round-trips %j through sh', (s) => {
     const out = execFileSync('/bin/sh', ['-c', `printf '%s\\0' ${shellQuote(s, 'end')}`], { encoding: 'utf8' });
     expect(out).toBe(`${s}\0end\0`);

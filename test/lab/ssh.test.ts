@@ -75,7 +75,7 @@ describeLab('lab hosts over SSH (labtest-ssh)', () => {
     }
   });
 
-  it('a host cannot reach another host\'s data directory, agent home or /home', async () => {
+  it("a host cannot reach another host's data directory, agent home or /home", async () => {
     const inv = lab.inv();
     const a = await openSession(inv, 'alpha');
     const g = await openSession(inv, 'gamma');
@@ -101,7 +101,7 @@ describeLab('lab hosts over SSH (labtest-ssh)', () => {
     }
   });
 
-  it('each host has its own pids and hostname: no host can see or signal another host\'s processes', async () => {
+  it("each host has its own pids and hostname: no host can see or signal another host's processes", async () => {
     const inv = lab.inv();
     const st = await labStatus(t.customer);
     const gammaSshd = st.hosts.find((h) => h.site === 'gamma')!.sshdPid!;

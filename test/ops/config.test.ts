@@ -38,7 +38,7 @@ describe('pauses', () => {
     expect(INSTALL_DEFAULT.paused).toBe(true);
     expect(buildAgentConfig(inv, 'ny', INSTALL_DEFAULT).paused).toBe(true);
   });
-  it('pausedChildren keeps only this host\'s children, sorted, once', () => {
+  it("pausedChildren keeps only this host's children, sorted, once", () => {
     const c = buildAgentConfig(inv, 'ny', { epoch: 1, paused: false, pausedChildren: ['ldn', 'ams', 'chi', 'ldn'] });
     expect(c.pausedChildren).toEqual(['chi', 'ldn']);
   });

@@ -1,18 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { sha256 } from '../../scripts/hosts/config';
-import {
-  asRoot,
-  bootHook,
-  missingTools,
-  parseProbe,
-  prepareScript,
-  probeScript,
-  startScript,
-  supervisorScript,
-  systemdUnit,
-  uninstallScript,
-  writeFileScript,
-} from '../../scripts/hosts/hostfiles';
+import { asRoot, bootHook, missingTools, parseProbe, prepareScript, probeScript, startScript, supervisorScript, systemdUnit, uninstallScript, writeFileScript } from '../../scripts/hosts/hostfiles';
 import { sq } from '../../scripts/ssh/quote';
 import { changedFiles, desiredFiles } from '../../scripts/hosts/install';
 import { INSTALL_DEFAULT } from '../../scripts/hosts/config';
@@ -136,7 +124,14 @@ describe('desiredFiles / changedFiles: the idempotence decision', () => {
 });
 
 describe('missingTools', () => {
-  const probe = (tools: string) => parseProbe(`node=/usr/bin/node\n${tools.split(' ').filter(Boolean).map((t) => `tool=${t}`).join('\n')}\n`);
+  const probe = (tools: string) =>
+    parseProbe(
+      `node=/usr/bin/node\n${tools
+        .split(' ')
+        .filter(Boolean)
+        .map((t) => `tool=${t}`)
+        .join('\n')}\n`,
+    );
   it.each([
     ['master with everything', 'rsync inotifywait', 'master', false, null],
     ['leaf mirror with everything', 'rsync rrsync', 'mirror', false, null],

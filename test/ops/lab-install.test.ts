@@ -97,7 +97,7 @@ describeLab('agent install on lab hosts', () => {
     expect(ny.stdout.split('\n')[1]).toBe('0'); // the master authorizes nobody
   });
 
-  it('authorizes exactly the feeder\'s key, restricted, from the feeder\'s address', async () => {
+  it("authorizes exactly the feeder's key, restricted, from the feeder's address", async () => {
     const inv = lab.inv();
     const nyPub = (await sh(C, 'ny', 'cat /var/lib/tandem/.ssh/id_ed25519.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
     const chiPub = (await sh(C, 'chi', 'cat /var/lib/tandem/.ssh/id_ed25519.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
@@ -109,8 +109,7 @@ describeLab('agent install on lab hosts', () => {
   });
 
   describe('the sync key of ny on chi', () => {
-    const ssh = (args: string) =>
-      `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i /var/lib/tandem/.ssh/id_ed25519 ${args}`;
+    const ssh = (args: string) => `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i /var/lib/tandem/.ssh/id_ed25519 ${args}`;
     const chi = () => lab.inv().hosts.find((h) => h.site === 'chi')!.address;
 
     it.each(['id', 'sh -c id', 'cat /etc/shadow', 'node -e "console.log(1)"'])('cannot run %p', async (cmd) => {
@@ -147,7 +146,7 @@ describeLab('agent install on lab hosts', () => {
       expect(r.stdout).toMatch(/open failed: administratively prohibited/);
     });
 
-    it('cannot rsync outside chi\'s dataDir, nor read from it', async () => {
+    it("cannot rsync outside chi's dataDir, nor read from it", async () => {
       await sh(C, 'ny', 'echo evil > /tmp/evil');
       const rsh = ssh('').trim();
       const up = await sh(C, 'ny', `rsync -e '${rsh}' /tmp/evil tandem@${chi()}:../../../tmp/ ; echo "exit=$?"`);

@@ -40,10 +40,15 @@ async function status(): Promise<{ code: number | null; json: StatusJson; ms: nu
 async function statusUntil(what: string, ok: (s: { code: number | null; json: StatusJson }) => boolean, timeoutMs = 30_000) {
   let last: Awaited<ReturnType<typeof status>> | undefined;
   try {
-    return await waitFor(what, async () => {
-      last = await status();
-      return ok(last) ? last : undefined;
-    }, timeoutMs, 200);
+    return await waitFor(
+      what,
+      async () => {
+        last = await status();
+        return ok(last) ? last : undefined;
+      },
+      timeoutMs,
+      200,
+    );
   } catch (e) {
     throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.json)}`, { cause: e });
   }
@@ -53,7 +58,11 @@ async function statusUntil(what: string, ok: (s: { code: number | null; json: St
 async function diagnostics(): Promise<string> {
   const out: string[] = [];
   for (const site of ['ny', ...MIRRORS]) {
-    const r = await sh(C, site, 'find /srv/trading -path "*/.tandem-staging" -prune -o -print | sort | head -20; node /var/lib/tandem/agent.js status; tail -n 6 /var/lib/tandem/agent.log; tail -n 6 /var/lib/tandem/log/receiver.log 2>/dev/null');
+    const r = await sh(
+      C,
+      site,
+      'find /srv/trading -path "*/.tandem-staging" -prune -o -print | sort | head -20; node /var/lib/tandem/agent.js status; tail -n 6 /var/lib/tandem/agent.log; tail -n 6 /var/lib/tandem/log/receiver.log 2>/dev/null',
+    );
     out.push(`--- ${site}\n${r.stdout}${r.stderr}`);
   }
   return out.join('\n');
@@ -110,12 +119,20 @@ describeLab('mirroring and status on lab hosts', () => {
       expect((await sh(C, m, 'ls /srv/trading/x.tmp 2>&1')).stdout).toMatch(/No such file/); // exclude: *.tmp
       await waitFor(`private.dat on ${m}`, async () => ((await has(m, 'private.dat', 'secret')) ? true : undefined), 10_000, 100);
     }
-    process.stderr.write(`optest-mirror: mirror start CLI ${r.ms} ms (incl. the CLI start-up); seeded after the CLI returned: ${Object.entries(seeded).map(([k, v]) => `${k} ${Math.max(0, v - r.ms)} ms`).join(', ')}\n`);
+    process.stderr.write(
+      `optest-mirror: mirror start CLI ${r.ms} ms (incl. the CLI start-up); seeded after the CLI returned: ${Object.entries(seeded)
+        .map(([k, v]) => `${k} ${Math.max(0, v - r.ms)} ms`)
+        .join(', ')}\n`,
+    );
   }, 60_000);
 
   it('a change on the master reaches every mirror, through the relay too; then status is OK, exit 0', async () => {
     const times = await propagate('orders.csv', `o-${Date.now()}`, MIRRORS);
-    process.stderr.write(`optest-mirror: change on ny arrived: ${Object.entries(times).map(([s, ms]) => `${s} ${ms} ms`).join(', ')} (ams via relay chi)\n`);
+    process.stderr.write(
+      `optest-mirror: change on ny arrived: ${Object.entries(times)
+        .map(([s, ms]) => `${s} ${ms} ms`)
+        .join(', ')} (ams via relay chi)\n`,
+    );
     const s = await statusUntil('status OK', (x) => x.code === 0);
     expect(s.json.verdict).toBe('OK');
     expect(s.json.reasons).toEqual([]);

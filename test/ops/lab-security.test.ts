@@ -81,11 +81,16 @@ describeLab('security on lab hosts (issue 8)', () => {
       expect(started.every((x) => x.error === null)).toBe(true);
       const token = crypto.randomBytes(8).toString('hex');
       await sh(C, 'ny', `echo ${token} > /srv/trading/sectest-probe.tmp2 && mv /srv/trading/sectest-probe.tmp2 /srv/trading/sectest-probe`);
-      await waitFor('the probe file on chi and ams', async () => {
-        const a = await sh(C, 'chi', 'cat /srv/trading/sectest-probe 2>/dev/null');
-        const b = await sh(C, 'ams', 'cat /srv/trading/sectest-probe 2>/dev/null');
-        return a.stdout.trim() === token && b.stdout.trim() === token ? true : undefined;
-      }, 30_000, 200);
+      await waitFor(
+        'the probe file on chi and ams',
+        async () => {
+          const a = await sh(C, 'chi', 'cat /srv/trading/sectest-probe 2>/dev/null');
+          const b = await sh(C, 'ams', 'cat /srv/trading/sectest-probe 2>/dev/null');
+          return a.stdout.trim() === token && b.stdout.trim() === token ? true : undefined;
+        },
+        30_000,
+        200,
+      );
     }, 60_000);
 
     it('an upgrade takes back a .ssh an old install gave to tandem and removes what tandem planted', async () => {
@@ -145,41 +150,50 @@ describeLab('security on lab hosts (issue 8)', () => {
       // The feeders' own links end, so any receiver left on chi is the one this test started.
       const stopped = await mirrorFleet(fleet(lab.inv()), 'stop', []);
       expect(stopped.every((x) => x.error === null)).toBe(true);
-      await waitFor('the feeders\' receivers on chi to end', async () => ((await receivers()) === '' ? true : undefined), 20_000, 200);
+      await waitFor("the feeders' receivers on chi to end", async () => ((await receivers()) === '' ? true : undefined), 20_000, 200);
     }, 40_000);
 
     it.each([
       ['-tt, killed at once', '-tt', 0.3],
       ['-T, killed after its HELLO was answered', '-T', 1.5],
-    ])('ssh %s: the receiver is gone within 5 s and its log stays small', async (_n, flag, killAfterS) => {
-      await sh(C, 'chi', `rm -f ${H}/log/receiver.log ${H}/log/receiver.log.1`);
-      // The client's input: a HELLO, then (once the receiver answered it) 300 kB that are no
-      // frame, then nothing while the connection stays open. Every process has a pid file, so
-      // the test ends exactly what it started.
-      await sh(C, 'ny', `cat > /tmp/sectest-feed.sh <<'FEED'\necho $$ > /tmp/sectest-feed.pid\necho ${hello()} | base64 -d\nsleep 0.8\nhead -c 300000 /dev/zero | tr '\\0' g\nexec sleep 30\nFEED`);
-      const client =
-        `sh /tmp/sectest-feed.sh 2>/dev/null </dev/null | ` +
-        `sh -c 'echo $$ > /tmp/sectest-ssh.pid; exec ${SSH} ${flag} -i ${H}/.ssh/id_ed25519 tandem@${addr('chi')} tandem-receive' >/dev/null 2>&1 & ` +
-        `sleep ${killAfterS}; kill -9 $(cat /tmp/sectest-ssh.pid) 2>/dev/null; echo killed`;
-      const k = await sh(C, 'ny', client, 40_000);
-      expect(k.stdout).toContain('killed');
-      // Whatever the receiver was doing, within 5 s there is none left and the log is small.
-      const left = await waitFor('no agent.js receive left on chi', async () => ((await receivers()) === '' ? '' : undefined), 5000, 200).catch(receivers);
-      expect(left).toBe('');
-      await new Promise((r) => setTimeout(r, 1000));
-      const size = await sh(C, 'chi', `stat -c %s ${H}/log/receiver.log 2>/dev/null || echo 0; ls ${H}/log`);
-      expect(Number(size.stdout.split('\n')[0])).toBeLessThan(64 * 1024);
-      expect((await sh(C, 'chi', `cat ${H}/log/receiver.log 2>/dev/null || true`)).stdout).not.toMatch(/uncaught exception/);
-      await sh(C, 'ny', 'kill $(cat /tmp/sectest-feed.pid) 2>/dev/null; rm -f /tmp/sectest-feed.pid /tmp/sectest-ssh.pid');
-    }, 60_000);
+    ])(
+      'ssh %s: the receiver is gone within 5 s and its log stays small',
+      async (_n, flag, killAfterS) => {
+        await sh(C, 'chi', `rm -f ${H}/log/receiver.log ${H}/log/receiver.log.1`);
+        // The client's input: a HELLO, then (once the receiver answered it) 300 kB that are no
+        // frame, then nothing while the connection stays open. Every process has a pid file, so
+        // the test ends exactly what it started.
+        await sh(C, 'ny', `cat > /tmp/sectest-feed.sh <<'FEED'\necho $$ > /tmp/sectest-feed.pid\necho ${hello()} | base64 -d\nsleep 0.8\nhead -c 300000 /dev/zero | tr '\\0' g\nexec sleep 30\nFEED`);
+        const client =
+          `sh /tmp/sectest-feed.sh 2>/dev/null </dev/null | ` +
+          `sh -c 'echo $$ > /tmp/sectest-ssh.pid; exec ${SSH} ${flag} -i ${H}/.ssh/id_ed25519 tandem@${addr('chi')} tandem-receive' >/dev/null 2>&1 & ` +
+          `sleep ${killAfterS}; kill -9 $(cat /tmp/sectest-ssh.pid) 2>/dev/null; echo killed`;
+        const k = await sh(C, 'ny', client, 40_000);
+        expect(k.stdout).toContain('killed');
+        // Whatever the receiver was doing, within 5 s there is none left and the log is small.
+        const left = await waitFor('no agent.js receive left on chi', async () => ((await receivers()) === '' ? '' : undefined), 5000, 200).catch(receivers);
+        expect(left).toBe('');
+        await new Promise((r) => setTimeout(r, 1000));
+        const size = await sh(C, 'chi', `stat -c %s ${H}/log/receiver.log 2>/dev/null || echo 0; ls ${H}/log`);
+        expect(Number(size.stdout.split('\n')[0])).toBeLessThan(64 * 1024);
+        expect((await sh(C, 'chi', `cat ${H}/log/receiver.log 2>/dev/null || true`)).stdout).not.toMatch(/uncaught exception/);
+        await sh(C, 'ny', 'kill $(cat /tmp/sectest-feed.pid) 2>/dev/null; rm -f /tmp/sectest-feed.pid /tmp/sectest-ssh.pid');
+      },
+      60_000,
+    );
   });
 
-  it('item 9: agent.log (the daemon\'s output) past its cap is copied to agent.log.1 and emptied', async () => {
+  it("item 9: agent.log (the daemon's output) past its cap is copied to agent.log.1 and emptied", async () => {
     await sh(C, 'chi', `rm -f ${H}/agent.log.1; head -c 5000000 /dev/zero | tr '\\0' x >> ${H}/agent.log`);
-    await waitFor('agent.log rotated on chi', async () => {
-      const [cur, old] = (await sh(C, 'chi', `stat -c %s ${H}/agent.log ${H}/agent.log.1 2>/dev/null`)).stdout.trim().split('\n').map(Number);
-      return old >= 5_000_000 && cur < 1024 * 1024 ? true : undefined;
-    }, 25_000, 500);
+    await waitFor(
+      'agent.log rotated on chi',
+      async () => {
+        const [cur, old] = (await sh(C, 'chi', `stat -c %s ${H}/agent.log ${H}/agent.log.1 2>/dev/null`)).stdout.trim().split('\n').map(Number);
+        return old >= 5_000_000 && cur < 1024 * 1024 ? true : undefined;
+      },
+      25_000,
+      500,
+    );
   }, 40_000);
 
   describe('item 10: a bad inventory touches no host', () => {
@@ -199,8 +213,12 @@ describeLab('security on lab hosts (issue 8)', () => {
         const r = await cli([...args, '--inventory', file]);
         expect(r.code).toBe(2);
         expect(r.stderr).toContain('2 problems in the inventory');
-        expect(r.stderr).toContain('hosts[1].address: "-oProxyCommand=touch /tmp/sectest-pwned" is not an IP address or host name; write it like 198.51.100.7 or home.example.net; correct it in the stack file');
-        expect(r.stderr).toContain(`hosts[2].dataDir: "/srv/trading$(touch /tmp/sectest-pwned)" is not allowed; use a plain normalized path of letters, digits, '.', '_', '-' and '/' (no "..", spaces, quotes or shell characters), e.g. /srv/trading; correct it in the stack file`);
+        expect(r.stderr).toContain(
+          'hosts[1].address: "-oProxyCommand=touch /tmp/sectest-pwned" is not an IP address or host name; write it like 198.51.100.7 or home.example.net; correct it in the stack file',
+        );
+        expect(r.stderr).toContain(
+          `hosts[2].dataDir: "/srv/trading$(touch /tmp/sectest-pwned)" is not allowed; use a plain normalized path of letters, digits, '.', '_', '-' and '/' (no "..", spaces, quotes or shell characters), e.g. /srv/trading; correct it in the stack file`,
+        );
       }
       expect(await Promise.all(inv.hosts.map((h) => fingerprintHost(h.site)))).toEqual(before);
       // Not even a login: no host saw a connection.

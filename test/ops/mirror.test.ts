@@ -26,13 +26,7 @@ describe.each<[string, C, MirrorVerb, string[], C]>([
   ['stop a relay: its feeder skips it and it feeds nobody', running, 'stop', ['chi'], { ...running, ny: [false, ['chi']], chi: [true, []] }],
   ['stop a leaf: it has nothing to stop feeding itself', running, 'stop', ['ldn'], { ...running, ny: [false, ['ldn']] }],
   ['start a relay again', { ...running, ny: [false, ['chi']], chi: [true, []] }, 'start', ['chi'], running],
-  [
-    'start one leaf after a full stop opens only its path',
-    fresh,
-    'start',
-    ['ams'],
-    { ny: [false, ['ldn']], chi: [false, []], ams: [false, []], ldn: [true, []] },
-  ],
+  ['start one leaf after a full stop opens only its path', fresh, 'start', ['ams'], { ny: [false, ['ldn']], chi: [false, []], ams: [false, []], ldn: [true, []] }],
 ])('%s', (_n, before, verb, sites, after) => {
   it('gives the expected controls; epochs untouched', () => {
     const next = applyMirrorVerb(inv, controls(before), verb, sites);

@@ -4,9 +4,11 @@ import { main, parser } from '../../scripts/cli';
 
 /** yargs throws some check failures synchronously and rejects others; make both a rejection. */
 async function parse(argv: string[], site = false) {
-  const y = withSiteOption(withSshOptions(withTargetOptions(yargs().command('x [file]', '', (a) => a))), site).exitProcess(false).fail((msg, err) => {
-    throw err ?? new Error(msg);
-  });
+  const y = withSiteOption(withSshOptions(withTargetOptions(yargs().command('x [file]', '', (a) => a))), site)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new Error(msg);
+    });
   return await y.parseAsync(argv);
 }
 

@@ -46,7 +46,17 @@ describe('render', () => {
   ])('fmtLag(%p) = %p', (n, s) => expect(fmtLag(n)).toBe(s));
 
   const v = assess([
-    { site: 'ny', role: 'master', failover: null, feedFrom: null, syncIntervalS: null, reachable: true, error: null, statusAgeS: 1, status: agentStatus('ny', { children: [child('chi', { state: 'error', lastError: 'ENOSPC: no space left on device', bytesBehind: 2048, lagS: 30 })] }) },
+    {
+      site: 'ny',
+      role: 'master',
+      failover: null,
+      feedFrom: null,
+      syncIntervalS: null,
+      reachable: true,
+      error: null,
+      statusAgeS: 1,
+      status: agentStatus('ny', { children: [child('chi', { state: 'error', lastError: 'ENOSPC: no space left on device', bytesBehind: 2048, lagS: 30 })] }),
+    },
     { site: 'chi', role: 'mirror', failover: 'hot', feedFrom: 'ny', syncIntervalS: 0, reachable: true, error: null, statusAgeS: 1, status: agentStatus('chi') },
   ]);
   it('a table with the verdict as its last line', () => {
@@ -66,7 +76,17 @@ describe('a powered-off cold mirror in the table', () => {
   const obs = (ldn: Parameters<typeof child>[1]) =>
     assess(
       [
-        { site: 'ny', role: 'master', failover: null, feedFrom: null, syncIntervalS: null, reachable: true, error: null, statusAgeS: 1, status: agentStatus('ny', { children: [child('chi'), child('ldn', { state: 'down', lagS: 0, bytesBehind: 0, lastAckAt: null, ...ldn })] }) },
+        {
+          site: 'ny',
+          role: 'master',
+          failover: null,
+          feedFrom: null,
+          syncIntervalS: null,
+          reachable: true,
+          error: null,
+          statusAgeS: 1,
+          status: agentStatus('ny', { children: [child('chi'), child('ldn', { state: 'down', lagS: 0, bytesBehind: 0, lastAckAt: null, ...ldn })] }),
+        },
         { site: 'chi', role: 'mirror', failover: 'hot', feedFrom: 'ny', syncIntervalS: 0, reachable: true, error: null, statusAgeS: 1, status: agentStatus('chi') },
         { site: 'ldn', role: 'mirror', failover: 'cold', feedFrom: 'ny', syncIntervalS: 300, reachable: false, error: 'connect ETIMEDOUT', statusAgeS: null, status: null },
       ],
@@ -84,7 +104,11 @@ describe('a powered-off cold mirror in the table', () => {
     expect(t).not.toMatch(/never completed a sync/);
   });
   it('age unknown: the unknown marker', () => {
-    expect(renderTable(obs({ lastInSyncAt: null })).split('\n').find((l) => l.startsWith('ldn'))).toMatch(/off \(cold\)\s+-\s+-\s+-$/);
+    expect(
+      renderTable(obs({ lastInSyncAt: null }))
+        .split('\n')
+        .find((l) => l.startsWith('ldn')),
+    ).toMatch(/off \(cold\)\s+-\s+-\s+-$/);
   });
 });
 
@@ -94,14 +118,37 @@ describe('one marker for unknown', () => {
     expect(fmtBytes(null)).toBe(UNKNOWN);
     expect(fmtLag(null)).toBe(UNKNOWN);
     const host: LabHostStatus = {
-      site: 'ny', role: 'master', region: 'r', address: '10.0.0.2', sshPort: 22, netns: 'tandem-ny', netnsPresent: true, sshd: 'running', sshdPid: 7,
-      processes: 3, power: 'on', link: 'up', linkMbit: null, diskFull: false, diskUsedMb: null, diskMb: 64, vip: true,
+      site: 'ny',
+      role: 'master',
+      region: 'r',
+      address: '10.0.0.2',
+      sshPort: 22,
+      netns: 'tandem-ny',
+      netnsPresent: true,
+      sshd: 'running',
+      sshdPid: 7,
+      processes: 3,
+      power: 'on',
+      link: 'up',
+      linkMbit: null,
+      diskFull: false,
+      diskUsedMb: null,
+      diskMb: 64,
+      vip: true,
     };
     const lab = formatStatus({ customer: 'x', up: true, subnet: '10.0.0.0/24', operatorLink: 'op', vip: { address: '10.0.0.9', holder: 'ny' }, inventory: '/i.json', hosts: [host], leftovers: [] });
     expect(lab).toContain(' -/64 MiB ');
     expect(lab).not.toMatch(/\?/);
   });
   it('tables: padded columns, a free last column, no trailing spaces', () => {
-    expect(table(['A', 'BB', 'C'], [['xyz', '', 'long text'], ['1', '2', '']])).toEqual(['A    BB  C', 'xyz      long text', '1    2']);
+    expect(
+      table(
+        ['A', 'BB', 'C'],
+        [
+          ['xyz', '', 'long text'],
+          ['1', '2', ''],
+        ],
+      ),
+    ).toEqual(['A    BB  C', 'xyz      long text', '1    2']);
   });
 });

@@ -37,8 +37,14 @@ describe('coldRefreshH in the topology', () => {
     [{ coldRefreshH: 1.5 }, 'error sites[2].coldRefreshH: sites[2].coldRefreshH 1.5 is not allowed; coldRefreshH (hours between refreshes of a cold mirror) must be a whole number from 1 to 720'],
     [{ coldRefreshH: 721 }, 'error sites[2].coldRefreshH: sites[2].coldRefreshH 721 is not allowed; coldRefreshH (hours between refreshes of a cold mirror) must be a whole number from 1 to 720'],
     [{ coldRefreshH: '24' }, 'error sites[2].coldRefreshH: sites[2].coldRefreshH "24" is not allowed; coldRefreshH (hours between refreshes of a cold mirror) must be a whole number from 1 to 720'],
-    [{ coldRefreshH: 24, failover: 'warm' }, 'error sites[2].coldRefreshH: sites[2].coldRefreshH is only for cold mirrors; "cold" is warm (running, kept current by the agent) — remove coldRefreshH, or set failover: cold'],
-    [{ coldRefreshH: 24, failover: undefined }, 'error sites[2].coldRefreshH: sites[2].coldRefreshH is only for cold mirrors; "cold" is warm (running, kept current by the agent) — remove coldRefreshH, or set failover: cold'],
+    [
+      { coldRefreshH: 24, failover: 'warm' },
+      'error sites[2].coldRefreshH: sites[2].coldRefreshH is only for cold mirrors; "cold" is warm (running, kept current by the agent) — remove coldRefreshH, or set failover: cold',
+    ],
+    [
+      { coldRefreshH: 24, failover: undefined },
+      'error sites[2].coldRefreshH: sites[2].coldRefreshH is only for cold mirrors; "cold" is warm (running, kept current by the agent) — remove coldRefreshH, or set failover: cold',
+    ],
   ])('%j is refused with a message saying what is allowed', (extra, message) => {
     expect(issues(extra)).toEqual([message]);
   });
@@ -49,27 +55,44 @@ describe('coldRefreshH in the topology', () => {
   });
 
   it('is accepted on a cold mirror, absent by default, and warned about off-cloud', () => {
-    const r = topologyFromConfig(config([master, hot, { name: 'cold', role: 'mirror', provider: 'aws', region: 'us-west-2', failover: 'cold', coldRefreshH: 24 }, { name: 'frost', role: 'mirror', provider: 'aws', region: 'us-west-1', failover: 'cold' }]), 'hooli');
+    const r = topologyFromConfig(
+      config([
+        master,
+        hot,
+        { name: 'cold', role: 'mirror', provider: 'aws', region: 'us-west-2', failover: 'cold', coldRefreshH: 24 },
+        { name: 'frost', role: 'mirror', provider: 'aws', region: 'us-west-1', failover: 'cold' },
+      ]),
+      'hooli',
+    );
     expect(r.issues).toEqual([]);
     expect(r.topology!.sites[2]).toMatchObject({ failover: 'cold', coldRefreshH: 24 });
     expect('coldRefreshH' in r.topology!.sites[3]).toBe(false);
     const off = issues({ coldRefreshH: 6 }, { name: 'home', role: 'mirror', provider: 'offcloud', address: '198.51.100.7', hostKey: KEY, user: 'trader', failover: 'cold' });
-    expect(off).toEqual(['warning sites[2].coldRefreshH: sites[2].coldRefreshH: tandem cannot power an off-cloud box on, so pulumi up creates no schedule for "home"; run "tandem mirror refresh home" from cron on the operator\'s machine instead']);
+    expect(off).toEqual([
+      'warning sites[2].coldRefreshH: sites[2].coldRefreshH: tandem cannot power an off-cloud box on, so pulumi up creates no schedule for "home"; run "tandem mirror refresh home" from cron on the operator\'s machine instead',
+    ]);
   });
 
-  it.each([[1, 'rate(1 hour)'], [6, 'rate(6 hours)'], [720, 'rate(720 hours)']])('refreshRate(%i) is %s', (h, want) => expect(refreshRate(h)).toBe(want));
+  it.each([
+    [1, 'rate(1 hour)'],
+    [6, 'rate(6 hours)'],
+    [720, 'rate(720 hours)'],
+  ])('refreshRate(%i) is %s', (h, want) => expect(refreshRate(h)).toBe(want));
 });
 
 describe('the cold refresh on the mock runtime', () => {
   let run: MockRun;
   beforeAll(async () => {
-    const r = topologyFromConfig(config([
-      master,
-      hot,
-      { name: 'ore', role: 'mirror', provider: 'aws', region: 'us-west-2', failover: 'cold', coldRefreshH: 6 },
-      { name: 'frost', role: 'mirror', provider: 'aws', region: 'us-west-1', failover: 'cold' },
-      { name: 'ams', role: 'mirror', provider: 'azure', region: 'westeurope', failover: 'cold', coldRefreshH: 1 },
-    ]), 'hooli');
+    const r = topologyFromConfig(
+      config([
+        master,
+        hot,
+        { name: 'ore', role: 'mirror', provider: 'aws', region: 'us-west-2', failover: 'cold', coldRefreshH: 6 },
+        { name: 'frost', role: 'mirror', provider: 'aws', region: 'us-west-1', failover: 'cold' },
+        { name: 'ams', role: 'mirror', provider: 'azure', region: 'westeurope', failover: 'cold', coldRefreshH: 1 },
+      ]),
+      'hooli',
+    );
     expect(r.issues).toEqual([]);
     run = await runOnMocks(r.topology!);
   }, 120_000);
@@ -109,7 +132,9 @@ describe('the cold refresh on the mock runtime', () => {
   });
 
   it('keeps the cold mirror stopped after creation; a cold mirror without coldRefreshH gets no schedule', () => {
-    const states = ofType(run.resources, 'aws:ec2transitgateway/instanceState:InstanceState').map((r) => r.name).sort();
+    const states = ofType(run.resources, 'aws:ec2transitgateway/instanceState:InstanceState')
+      .map((r) => r.name)
+      .sort();
     expect(states).toEqual(['hooli-frost-state', 'hooli-ore-state']);
     expect(run.resources.filter((r) => r.name.startsWith('hooli-frost-refresh'))).toEqual([]);
   });

@@ -14,13 +14,17 @@ import type { Topology } from '../../model/topology/types';
 
 /** A topology from a compact site list, through the real validator. */
 function topo(sites: Record<string, unknown>[], extra: Record<string, unknown> = {}): Topology {
-  return topologyFromStackConfig('t', {
-    dataDir: '/srv/trading',
-    service: { start: 'a', stop: 'b', healthPort: 8443 },
-    adminCidrs: ['203.0.113.0/24'],
-    sites,
-    ...extra,
-  }, 't').topology;
+  return topologyFromStackConfig(
+    't',
+    {
+      dataDir: '/srv/trading',
+      service: { start: 'a', stop: 'b', healthPort: 8443 },
+      adminCidrs: ['203.0.113.0/24'],
+      sites,
+      ...extra,
+    },
+    't',
+  ).topology;
 }
 const HOME_KEY = ed25519FromSeed('home').publicOpenssh.trim();
 const aws = (name: string, region: string, more: Record<string, unknown> = {}) => ({ name, role: 'mirror', provider: 'aws', region, ...more });
@@ -51,23 +55,37 @@ describe('subnetCidrs', () => {
     ['10.20.0.0/16', 2, ['10.20.0.0/24', '10.20.1.0/24']],
     ['10.7.0.0/16', 3, ['10.7.0.0/24', '10.7.1.0/24', '10.7.2.0/24']],
   ])('%s x%i', (cidr, n, want) => expect(subnetCidrs(cidr, n)).toEqual(want));
-  it.each([['192.168.0.0/16', 2], ['10.20.0.0/16', 0], ['10.20.0.0/16', 257]])('rejects %s x%i', (cidr, n) => {
+  it.each([
+    ['192.168.0.0/16', 2],
+    ['10.20.0.0/16', 0],
+    ['10.20.0.0/16', 257],
+  ])('rejects %s x%i', (cidr, n) => {
     expect(() => subnetCidrs(cidr, n)).toThrow();
   });
 });
 
 describe('image choice', () => {
   it.each([
-    ['c6i.large', 'amd64'], ['c6i.xlarge', 'amd64'], ['c7g.large', 'arm64'], ['m6gd.xlarge', 'arm64'],
-    ['t4g.micro', 'arm64'], ['c6gn.large', 'arm64'], ['g5.xlarge', 'amd64'], ['g5g.xlarge', 'arm64'],
-    ['c6in.large', 'amd64'], ['r8g.large', 'arm64'], ['t3.micro', 'amd64'],
+    ['c6i.large', 'amd64'],
+    ['c6i.xlarge', 'amd64'],
+    ['c7g.large', 'arm64'],
+    ['m6gd.xlarge', 'arm64'],
+    ['t4g.micro', 'arm64'],
+    ['c6gn.large', 'arm64'],
+    ['g5.xlarge', 'amd64'],
+    ['g5g.xlarge', 'arm64'],
+    ['c6in.large', 'amd64'],
+    ['r8g.large', 'arm64'],
+    ['t3.micro', 'amd64'],
   ])('AWS %s runs %s', (type, arch) => {
     expect(ubuntuArch(type)).toBe(arch);
     expect(ubuntuImageFilter(ubuntuArch(type))).toBe(`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch}-server-*`);
   });
   it.each([
-    ['Standard_D2s_v5', 'amd64', 'server'], ['Standard_D2ps_v5', 'arm64', 'server-arm64'],
-    ['Standard_E4pds_v5', 'arm64', 'server-arm64'], ['Standard_F4s_v2', 'amd64', 'server'],
+    ['Standard_D2s_v5', 'amd64', 'server'],
+    ['Standard_D2ps_v5', 'arm64', 'server-arm64'],
+    ['Standard_E4pds_v5', 'arm64', 'server-arm64'],
+    ['Standard_F4s_v2', 'amd64', 'server'],
   ])('Azure %s runs %s', (size, arch, sku) => {
     expect(azureArch(size)).toBe(arch);
     expect(ubuntuImage(size)).toEqual({ publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku, version: 'latest' });
@@ -83,18 +101,18 @@ describe('hostCidr', () => {
 });
 
 describe('ingressRules', () => {
-  const t = topo([
-    master(aws('ny', 'us-east-1', { sshPort: 2222 })),
-    aws('chi', 'us-east-2'),
-    azure('ams', 'westeurope'),
-    off('home', '198.51.100.7'),
-    off('cabin', 'cabin.example.net'),
-  ], { adminCidrs: ['203.0.113.0/24', '2001:db8:1::/48'], dns: { zone: 'example.com', name: 'trade.example.com' } });
+  const t = topo([master(aws('ny', 'us-east-1', { sshPort: 2222 })), aws('chi', 'us-east-2'), azure('ams', 'westeurope'), off('home', '198.51.100.7'), off('cabin', 'cabin.example.net')], {
+    adminCidrs: ['203.0.113.0/24', '2001:db8:1::/48'],
+    dns: { zone: 'example.com', name: 'trade.example.com' },
+  });
 
-  const summary = (site: string, tt = t) => ingressRules(tt, site).map((r) => {
-    const s = r.source;
-    return `${r.port} ${s.kind === 'cidr' ? s.cidr : s.kind === 'peer' ? `peer:${s.site}` : 'route53'}`;
-  }).sort();
+  const summary = (site: string, tt = t) =>
+    ingressRules(tt, site)
+      .map((r) => {
+        const s = r.source;
+        return `${r.port} ${s.kind === 'cidr' ? s.cidr : s.kind === 'peer' ? `peer:${s.site}` : 'route53'}`;
+      })
+      .sort();
 
   it.each([
     ['ny', ['2222 198.51.100.7/32', '2222 2001:db8:1::/48', '2222 203.0.113.0/24', '2222 peer:ams', '2222 peer:chi', '8443 route53']],
@@ -127,13 +145,13 @@ describe('ingressRules', () => {
 
 describe('nsgPriorities', () => {
   it('keeps bands apart and unique', () => {
-    const t = topo([master(azure('ams', 'westeurope')), aws('chi', 'us-east-2'), aws('ldn', 'eu-west-2')],
-      { adminCidrs: ['203.0.113.0/24', '198.18.0.0/15'], dns: { zone: 'example.com', name: 'trade.example.com' } });
+    const t = topo([master(azure('ams', 'westeurope')), aws('chi', 'us-east-2'), aws('ldn', 'eu-west-2')], {
+      adminCidrs: ['203.0.113.0/24', '198.18.0.0/15'],
+      dns: { zone: 'example.com', name: 'trade.example.com' },
+    });
     const rules = ingressRules(t, 'ams');
     const p = nsgPriorities(rules);
-    expect(rules.map((r, i) => `${r.key}=${p[i]}`)).toEqual([
-      'ssh-203-0-113-0-24=100', 'ssh-198-18-0-0-15=101', 'sync-chi=1000', 'sync-ldn=1001', 'health-route53=2000',
-    ]);
+    expect(rules.map((r, i) => `${r.key}=${p[i]}`)).toEqual(['ssh-203-0-113-0-24=100', 'ssh-198-18-0-0-15=101', 'sync-chi=1000', 'sync-ldn=1001', 'health-route53=2000']);
   });
 });
 
@@ -184,7 +202,14 @@ describe('dnsTargets and dnsRegion', () => {
 describe('cloud-init', () => {
   const key = ed25519FromSeed('host');
   const doc = (port?: number, device: Parameters<typeof cloudInit>[0]['device'] = { kind: 'aws-ebs', volumeId: 'vol-0abc' }) =>
-    cloudInit({ adminUser: 'ubuntu', adminKeys: ['ssh-ed25519 AAAA admin'], hostKey: { privateOpenssh: key.privateOpenssh, publicOpenssh: key.publicOpenssh }, dataDir: '/srv/trading', device, sshPort: port });
+    cloudInit({
+      adminUser: 'ubuntu',
+      adminKeys: ['ssh-ed25519 AAAA admin'],
+      hostKey: { privateOpenssh: key.privateOpenssh, publicOpenssh: key.publicOpenssh },
+      dataDir: '/srv/trading',
+      device,
+      sshPort: port,
+    });
 
   it('pins the generated host key, creates the users and installs rsync and Node.js', () => {
     const text = doc();
@@ -219,7 +244,6 @@ describe('cloud-init', () => {
 });
 
 function acmeTopology(): any {
-   
   const { parse } = require('yaml');
   const fsx = require('node:fs');
   const px = require('node:path');
@@ -235,9 +259,7 @@ describe('stack config checks', () => {
   });
   it('a cloud stack without admin keys stops before anything is created, naming the hosts', () => {
     const { topology } = topologyFromStackConfig('acme', { ...acmeTopology(), adminKeys: [] }, 'acme');
-    expect(() => checkAdminKeys(topology)).toThrow(
-      /stack "acme": adminKeys is empty, so nobody could log in to ny, chi; add your public key under tandem:topology/,
-    );
+    expect(() => checkAdminKeys(topology)).toThrow(/stack "acme": adminKeys is empty, so nobody could log in to ny, chi; add your public key under tandem:topology/);
   });
   it('an off-cloud-only stack needs no admin keys', () => {
     const t = acmeTopology();
@@ -249,7 +271,7 @@ describe('stack config checks', () => {
     const { topology } = topologyFromStackConfig('acme', { ...t, adminKeys: [] }, 'acme');
     expect(checkAdminKeys(topology)).toEqual([]);
   });
-  it('returns the topology\'s keys', () => {
+  it("returns the topology's keys", () => {
     const k = `${ed25519FromSeed('admin').publicOpenssh.trim()} me@laptop`;
     const { topology } = topologyFromStackConfig('acme', { ...acmeTopology(), adminKeys: [k] }, 'acme');
     expect(checkAdminKeys(topology)).toEqual([k]);

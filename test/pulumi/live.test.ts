@@ -73,10 +73,19 @@ const T = {
 
 function canon(v: any): any {
   if (Array.isArray(v)) return v.map(canon);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canon(v[k])]),
+    );
   return v;
 }
-const digest = (v: unknown) => createHash('sha256').update(JSON.stringify(canon(v))).digest('hex').slice(0, 16);
+const digest = (v: unknown) =>
+  createHash('sha256')
+    .update(JSON.stringify(canon(v)))
+    .digest('hex')
+    .slice(0, 16);
 
 /** The inventory as it was before the drivers' ids were added to it. */
 function withoutCloudIds(inv: Inventory): unknown {
@@ -87,13 +96,17 @@ function withoutCloudIds(inv: Inventory): unknown {
 describe('no tandem:live: the graph is unchanged', () => {
   const before = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'graph-before-live.json'), 'utf8'));
 
-  it.each(EXAMPLES)('stack %s: every resource, parent, provider, region and input as before', async (customer) => {
-    const run = await runExample(customer);
-    const now = run.resources.map((x) => ({ type: x.type, name: x.name, parent: x.parent, provider: x.provider, region: x.region, inputs: digest(x.inputs) }));
-    expect(now).toEqual(before[customer].resources);
-    // The inventory only gains the drivers' ids.
-    expect(digest(withoutCloudIds(run.inventory))).toBe(before[customer].inventory);
-  }, 120_000);
+  it.each(EXAMPLES)(
+    'stack %s: every resource, parent, provider, region and input as before',
+    async (customer) => {
+      const run = await runExample(customer);
+      const now = run.resources.map((x) => ({ type: x.type, name: x.name, parent: x.parent, provider: x.provider, region: x.region, inputs: digest(x.inputs) }));
+      expect(now).toEqual(before[customer].resources);
+      // The inventory only gains the drivers' ids.
+      expect(digest(withoutCloudIds(run.inventory))).toBe(before[customer].inventory);
+    },
+    120_000,
+  );
 
   it('a live layout naming the stack file master builds the same graph as none', async () => {
     const t = exampleTopology('acme');
@@ -132,14 +145,21 @@ describe('acme after a cross-region failover ny -> chi (DNS)', () => {
     expect(role('chi')).toMatchObject({ 'tandem:role': 'master' });
     expect(role('chi')['tandem:failover']).toBeUndefined();
     expect(role('ny')).toMatchObject({ 'tandem:role': 'mirror', 'tandem:failover': 'warm' });
-    const health = (rs: R[]) => ofType(rs, T.ingress).filter((r) => r.name.endsWith('-ingress-health-route53')).map((r) => r.name);
+    const health = (rs: R[]) =>
+      ofType(rs, T.ingress)
+        .filter((r) => r.name.endsWith('-ingress-health-route53'))
+        .map((r) => r.name);
     expect(health(before.resources)).toEqual(['acme-ny-ingress-health-route53']);
     expect(health(after.resources)).toEqual(['acme-chi-ingress-health-route53']);
     expect(the(after.resources, T.ingress, 'acme-chi-ingress-health-route53').inputs).toMatchObject({ fromPort: 8443, toPort: 8443 });
   });
 
   it('keeps every server, volume and address: no logical name of a host changes', () => {
-    const names = (rs: R[]) => rs.filter((r) => !r.name.includes('-ingress-health-')).map((r) => `${r.type} ${r.name}`).sort();
+    const names = (rs: R[]) =>
+      rs
+        .filter((r) => !r.name.includes('-ingress-health-'))
+        .map((r) => `${r.type} ${r.name}`)
+        .sort();
     expect(names(after.resources)).toEqual(names(before.resources));
     for (const site of ['ny', 'chi']) {
       expect(the(after.resources, T.eipAssoc, `acme-${site}-eip-assoc`).inputs.instanceId).toBe(the(after.resources, T.instance, `acme-${site}-host`).state.id);
@@ -162,7 +182,11 @@ describe('acme after a cross-region failover ny -> chi (DNS)', () => {
       healthCheckId: the(after.resources, T.health, 'acme-dns-health').state.id,
       secondary: { setIdentifier: 'chi', address: addr('ny') },
     });
-    expect(h('chi').cloud).toEqual({ kind: 'aws', instanceId: the(after.resources, T.instance, 'acme-chi-host').state.id, allocationId: the(after.resources, T.eip, 'acme-chi-eip').state.allocationId });
+    expect(h('chi').cloud).toEqual({
+      kind: 'aws',
+      instanceId: the(after.resources, T.instance, 'acme-chi-host').state.id,
+      allocationId: the(after.resources, T.eip, 'acme-chi-eip').state.allocationId,
+    });
   });
 
   it('still passes every policy', () => {
@@ -172,17 +196,23 @@ describe('acme after a cross-region failover ny -> chi (DNS)', () => {
 
 /** ny (master) and dal in us-east-1, a cold mirror chi in us-east-2 refreshed every 12 h; no DNS. */
 function sameRegionTopology(): Topology {
-  const r = topologyFromConfig({ 'tandem:customer': 'umbrella', 'tandem:topology': {
-    dataDir: '/srv/trading',
-    service: { start: 'a', stop: 'b', healthPort: 9000 },
-    adminCidrs: ['203.0.113.0/24'],
-    adminKeys: [PLAN_ADMIN_KEY],
-    sites: [
-      { name: 'ny', role: 'master', provider: 'aws', region: 'us-east-1' },
-      { name: 'dal', role: 'mirror', provider: 'aws', region: 'us-east-1', failover: 'hot' },
-      { name: 'chi', role: 'mirror', provider: 'aws', region: 'us-east-2', failover: 'cold', coldRefreshH: 12 },
-    ],
-  } }, 'umbrella');
+  const r = topologyFromConfig(
+    {
+      'tandem:customer': 'umbrella',
+      'tandem:topology': {
+        dataDir: '/srv/trading',
+        service: { start: 'a', stop: 'b', healthPort: 9000 },
+        adminCidrs: ['203.0.113.0/24'],
+        adminKeys: [PLAN_ADMIN_KEY],
+        sites: [
+          { name: 'ny', role: 'master', provider: 'aws', region: 'us-east-1' },
+          { name: 'dal', role: 'mirror', provider: 'aws', region: 'us-east-1', failover: 'hot' },
+          { name: 'chi', role: 'mirror', provider: 'aws', region: 'us-east-2', failover: 'cold', coldRefreshH: 12 },
+        ],
+      },
+    },
+    'umbrella',
+  );
   if (!r.topology) throw new Error(r.issues.map((i) => i.message).join('\n'));
   return r.topology;
 }
@@ -196,7 +226,7 @@ describe('same-region failover ny -> dal (Elastic IP, no DNS)', () => {
     after = await runLive(t, live('dal'));
   }, 120_000);
 
-  it('keeps the service address on dal and ny reachable at dal\'s old address (the swap the driver made)', () => {
+  it("keeps the service address on dal and ny reachable at dal's old address (the swap the driver made)", () => {
     const r = after.resources;
     const instance = (site: string) => the(r, T.instance, `umbrella-${site}-host`).state.id;
     const eip = (site: string) => the(r, T.eip, `umbrella-${site}-eip`).state;
@@ -209,7 +239,13 @@ describe('same-region failover ny -> dal (Elastic IP, no DNS)', () => {
     expect(inv.vipCloud).toEqual({ kind: 'eip', allocationId: eip('ny').allocationId, region: 'us-east-1' });
     const h = (site: string) => inv.hosts.find((x) => x.site === site)!;
     expect(h('dal')).toMatchObject({ role: 'master', address: eip('ny').publicIp, cloud: { kind: 'aws', instanceId: instance('dal'), allocationId: eip('ny').allocationId } });
-    expect(h('ny')).toMatchObject({ role: 'mirror', failover: 'warm', feedFrom: 'dal', address: eip('dal').publicIp, cloud: { kind: 'aws', instanceId: instance('ny'), allocationId: eip('dal').allocationId } });
+    expect(h('ny')).toMatchObject({
+      role: 'mirror',
+      failover: 'warm',
+      feedFrom: 'dal',
+      address: eip('dal').publicIp,
+      cloud: { kind: 'aws', instanceId: instance('ny'), allocationId: eip('dal').allocationId },
+    });
   });
 
   it('admits the peers at the addresses they hold now', () => {
@@ -275,7 +311,12 @@ describe('Azure: failover onto the former cold mirror ams (globex)', () => {
     const ams = inv.hosts.find((h) => h.site === 'ams')!;
     expect(ams).toMatchObject({ role: 'master', feedFrom: null, cloud: { kind: 'azure', vmId: vm.state.id, nicId: nic.state.id, ipConfigurationName: 'primary', publicIpId: pip.state.id } });
     // chi relayed to ams; the old master ny and chi are both fed by ams now.
-    expect(inv.hosts.filter((h) => h.feedFrom === 'ams').map((h) => h.site).sort()).toEqual(['chi', 'home', 'ny']);
+    expect(
+      inv.hosts
+        .filter((h) => h.feedFrom === 'ams')
+        .map((h) => h.site)
+        .sort(),
+    ).toEqual(['chi', 'home', 'ny']);
   });
 });
 
@@ -287,7 +328,7 @@ describe('stacks/index.ts reads tandem:live', () => {
     jest.isolateModules(() => {
       try {
         // The entry runs at import: a fresh module per test, after the mocks and config are set.
-         
+
         out = { inventory: require('../../stacks/index').inventory };
       } catch (e) {
         out = { error: e as Error };
@@ -304,7 +345,10 @@ describe('stacks/index.ts reads tandem:live', () => {
     const { inventory, error } = await entry({ ...acme(), 'tandem:live': JSON.stringify(live('chi', 4)) });
     expect(error).toBeUndefined();
     const inv = await outputValue(inventory!);
-    expect(inv.hosts.map((h: any) => [h.site, h.role])).toEqual([['ny', 'mirror'], ['chi', 'master']]);
+    expect(inv.hosts.map((h: any) => [h.site, h.role])).toEqual([
+      ['ny', 'mirror'],
+      ['chi', 'master'],
+    ]);
     expect(inv.vip.holder).toBe('chi');
     await pulumi.runtime.disconnect();
   }, 60_000);
@@ -318,21 +362,27 @@ describe('stacks/index.ts reads tandem:live', () => {
 describe('same-location failover on Azure: the public IPs swap NICs', () => {
   let after: { resources: R[]; inventory: Inventory };
   beforeAll(async () => {
-    const r = topologyFromConfig({ 'tandem:customer': 'vandelay', 'tandem:topology': {
-      dataDir: '/srv/trading',
-      service: { start: 'a', stop: 'b', healthPort: 9000 },
-      adminCidrs: ['203.0.113.0/24'],
-      adminKeys: [PLAN_ADMIN_KEY],
-      sites: [
-        { name: 'ams', role: 'master', provider: 'azure', region: 'westeurope' },
-        { name: 'ams2', role: 'mirror', provider: 'azure', region: 'westeurope', failover: 'hot' },
-        { name: 'dub', role: 'mirror', provider: 'azure', region: 'northeurope', failover: 'cold', coldRefreshH: 24 },
-      ],
-    } }, 'vandelay');
+    const r = topologyFromConfig(
+      {
+        'tandem:customer': 'vandelay',
+        'tandem:topology': {
+          dataDir: '/srv/trading',
+          service: { start: 'a', stop: 'b', healthPort: 9000 },
+          adminCidrs: ['203.0.113.0/24'],
+          adminKeys: [PLAN_ADMIN_KEY],
+          sites: [
+            { name: 'ams', role: 'master', provider: 'azure', region: 'westeurope' },
+            { name: 'ams2', role: 'mirror', provider: 'azure', region: 'westeurope', failover: 'hot' },
+            { name: 'dub', role: 'mirror', provider: 'azure', region: 'northeurope', failover: 'cold', coldRefreshH: 24 },
+          ],
+        },
+      },
+      'vandelay',
+    );
     after = await runLive(r.topology!, live('ams2'));
   }, 120_000);
 
-  it('puts the service IP on the new master\'s NIC and the new master\'s own IP on the old master\'s', () => {
+  it("puts the service IP on the new master's NIC and the new master's own IP on the old master's", () => {
     const r = after.resources;
     const pip = (site: string) => the(r, T.pip, `vandelay-${site}-ip`).state;
     const nicIp = (site: string) => the(r, T.nic, `vandelay-${site}-nic`).inputs.ipConfigurations[0].publicIPAddress.id;
@@ -363,10 +413,19 @@ describe('failover onto an off-cloud box (globex -> home)', () => {
 
 describe('the decisions: addressSwap and dnsPlan', () => {
   const topo = (sites: object[], dns = false): Topology => {
-    const r = topologyFromConfig({ 'tandem:customer': 'x', 'tandem:topology': {
-      dataDir: '/srv/trading', service: { start: 'a', stop: 'b', healthPort: 9000 }, adminCidrs: ['203.0.113.0/24'],
-      ...(dns ? { dns: { zone: 'example.com', name: 'trade.example.com' } } : {}), sites,
-    } }, 'x');
+    const r = topologyFromConfig(
+      {
+        'tandem:customer': 'x',
+        'tandem:topology': {
+          dataDir: '/srv/trading',
+          service: { start: 'a', stop: 'b', healthPort: 9000 },
+          adminCidrs: ['203.0.113.0/24'],
+          ...(dns ? { dns: { zone: 'example.com', name: 'trade.example.com' } } : {}),
+          sites,
+        },
+      },
+      'x',
+    );
     if (!r.topology) throw new Error(r.issues.map((i) => i.message).join('\n'));
     return r.topology;
   };
@@ -374,11 +433,27 @@ describe('the decisions: addressSwap and dnsPlan', () => {
     { name: 'ny', role: 'master', provider: 'aws', region: 'us-east-1' },
     { name: 'dal', role: 'mirror', provider: 'aws', region: 'us-east-1', failover: 'hot' },
     { name: 'chi', role: 'mirror', provider: 'aws', region: 'us-east-2', failover: 'warm' },
-    { name: 'home', role: 'mirror', provider: 'offcloud', address: 'home.example.net', user: 'trader', failover: 'warm', hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILktXJcEJoRzFYW789K48FnIRQ3sf2E6CE3uIqPjc8gH' },
+    {
+      name: 'home',
+      role: 'mirror',
+      provider: 'offcloud',
+      address: 'home.example.net',
+      user: 'trader',
+      failover: 'warm',
+      hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILktXJcEJoRzFYW789K48FnIRQ3sf2E6CE3uIqPjc8gH',
+    },
   ];
 
   it.each<[string, boolean, string | null, [string, string][]]>([
-    ['same region, no dns', false, 'dal', [['dal', 'ny'], ['ny', 'dal']]],
+    [
+      'same region, no dns',
+      false,
+      'dal',
+      [
+        ['dal', 'ny'],
+        ['ny', 'dal'],
+      ],
+    ],
     ['other region, no dns', false, 'chi', []],
     ['same region with dns (the record moves, not the address)', true, 'dal', []],
     ['no failover', false, null, []],
@@ -396,7 +471,7 @@ describe('the decisions: addressSwap and dnsPlan', () => {
     expect(dnsPlan(topo(sites), topo(sites))).toBeNull();
   });
 
-  it('dnsPlan never gives the SECONDARY the PRIMARY\'s identifier when the stack file had no SECONDARY', () => {
+  it("dnsPlan never gives the SECONDARY the PRIMARY's identifier when the stack file had no SECONDARY", () => {
     // Only an off-cloud mirror known by host name: it cannot hold an A record, so no SECONDARY.
     const only = topo([sites[0], { ...sites[3], name: 'box' }], true);
     expect(dnsPlan(only, only)).toEqual({ primary: { site: 'ny', setIdentifier: 'ny' }, secondary: null });

@@ -10,9 +10,16 @@ import { CommandError, EXIT } from '../../scripts/errors';
 async function parse(argv: string[]): Promise<PlanArgs> {
   let got: PlanArgs | undefined;
   await yargs(argv)
-    .command({ ...planCommand, handler: (a) => { got = a as PlanArgs; } })
+    .command({
+      ...planCommand,
+      handler: (a) => {
+        got = a as PlanArgs;
+      },
+    })
     .strict()
-    .fail((msg, err) => { throw err ?? new Error(msg); })
+    .fail((msg, err) => {
+      throw err ?? new Error(msg);
+    })
     .parseAsync();
   return got!;
 }
@@ -20,7 +27,10 @@ async function parse(argv: string[]): Promise<PlanArgs> {
 /** Runs the handler, returning what it printed and what it threw. */
 async function runPlan(a: PlanArgs): Promise<{ out: string; error?: unknown }> {
   const chunks: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    chunks.push(String(c));
+    return true;
+  });
   try {
     await planCommand.handler(a as never);
     return { out: chunks.join('') };
@@ -88,18 +98,21 @@ describe('tandem plan on an invalid topology', () => {
   it('exits 2 with every validation error and builds nothing', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-plan-'));
     const file = path.join(dir, 'Pulumi.bad.yaml');
-    fs.writeFileSync(file, [
-      'config:',
-      '  tandem:customer: bad',
-      '  tandem:topology:',
-      '    dataDir: /srv/trading',
-      '    service: { start: a, stop: b, healthPort: 8443 }',
-      '    adminCidrs: [0.0.0.0/0]',
-      '    sites:',
-      '      - { name: ny, role: master, provider: aws, region: us-east-1 }',
-      '      - { name: ny2, role: mirror, provider: aws, region: us-east-1 }',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      file,
+      [
+        'config:',
+        '  tandem:customer: bad',
+        '  tandem:topology:',
+        '    dataDir: /srv/trading',
+        '    service: { start: a, stop: b, healthPort: 8443 }',
+        '    adminCidrs: [0.0.0.0/0]',
+        '    sites:',
+        '      - { name: ny, role: master, provider: aws, region: us-east-1 }',
+        '      - { name: ny2, role: mirror, provider: aws, region: us-east-1 }',
+        '',
+      ].join('\n'),
+    );
     const { out, error } = await runPlan({ file, json: true });
     expect(out).toBe('');
     expect(error).toBeInstanceOf(CommandError);

@@ -66,10 +66,11 @@ describe('imdsv2', () => {
 
 describe('snapshots', () => {
   const vol = (key?: string) => res(T.volume, { encrypted: true, tags: key ? { 'tandem:snapshots': key } : {} }, 'us-east-1', 'vol');
-  const dlm = (key: string, copy: boolean, state = 'ENABLED') => res(T.dlm, {
-    state,
-    policyDetails: { resourceTypes: ['VOLUME'], targetTags: { 'tandem:snapshots': key }, schedules: [{ crossRegionCopyRules: copy ? [{ target: 'us-east-2', encrypted: true }] : [] }] },
-  });
+  const dlm = (key: string, copy: boolean, state = 'ENABLED') =>
+    res(T.dlm, {
+      state,
+      policyDetails: { resourceTypes: ['VOLUME'], targetTags: { 'tandem:snapshots': key }, schedules: [{ crossRegionCopyRules: copy ? [{ target: 'us-east-2', encrypted: true }] : [] }] },
+    });
   it.each([
     ['covered and copied', [vol('a-ny'), dlm('a-ny', true)], []],
     ['covered, not copied', [vol('a-ny'), dlm('a-ny', false)], ['warning']],
@@ -86,12 +87,7 @@ describe('checkAll and the pack adapter', () => {
     const g = [res(T.volume, { encrypted: true }, 'us-east-1', 'v1'), res(T.instance, {}, 'us-east-1', 'i1')];
     const f = checkAll(g);
     expect(f[0].severity).toBe('error');
-    expect(f.map((x) => `${x.severity} ${x.rule} ${x.resource}`)).toEqual([
-      'error encryption-at-rest i1',
-      'error imdsv2 i1',
-      'error snapshots v1',
-      'warning encryption-at-rest v1',
-    ]);
+    expect(f.map((x) => `${x.severity} ${x.rule} ${x.resource}`)).toEqual(['error encryption-at-rest i1', 'error imdsv2 i1', 'error snapshots v1', 'warning encryption-at-rest v1']);
   });
   it('takes the region from the provider, else the location', () => {
     const g = fromPack([

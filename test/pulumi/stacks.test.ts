@@ -126,7 +126,9 @@ describe.each(EXAMPLES)('stack %s on the mock runtime', (customer) => {
     }
     for (const d of ofType(resources, T.disk)) expect(d.inputs.encryption).toEqual({ type: 'EncryptionAtRestWithPlatformKey' });
     for (const vm of ofType(resources, T.vm)) {
-      expect(vm.inputs.storageProfile.dataDisks).toEqual([expect.objectContaining({ createOption: 'Attach', managedDisk: { id: ofType(resources, T.disk).find((d) => siteOf(t, d) === siteOf(t, vm))!.state.id } })]);
+      expect(vm.inputs.storageProfile.dataDisks).toEqual([
+        expect.objectContaining({ createOption: 'Attach', managedDisk: { id: ofType(resources, T.disk).find((d) => siteOf(t, d) === siteOf(t, vm))!.state.id } }),
+      ]);
     }
     expect(ofType(resources, T.volume)).toHaveLength(t.sites.filter((s) => s.provider === 'aws').length);
     expect(ofType(resources, T.disk)).toHaveLength(t.sites.filter((s) => s.provider === 'azure').length);
@@ -216,11 +218,15 @@ describe.each(EXAMPLES)('stack %s on the mock runtime', (customer) => {
       expect(st.inputs).toEqual({ instanceId: one(resources, T.instance, `${customer}-${s.name}-host`).state.id, state: 'stopped' });
     }
     const coldAzure = t.sites.filter((s) => s.role === 'mirror' && s.failover === 'cold' && s.provider === 'azure').map((s) => `${customer}-${s.name}-vm`);
-    expect(topologyFindings(t).filter((f) => f.rule === 'cold-mirror').map((f) => f.resource)).toEqual(coldAzure);
+    expect(
+      topologyFindings(t)
+        .filter((f) => f.rule === 'cold-mirror')
+        .map((f) => f.resource),
+    ).toEqual(coldAzure);
     for (const name of coldAzure) expect(one(resources, T.vm, name).inputs.tags['tandem:failover']).toBe('cold');
   });
 
-  it('snapshots every data volume/disk, copying AWS snapshots to another site\'s region with that site\'s key', () => {
+  it("snapshots every data volume/disk, copying AWS snapshots to another site's region with that site's key", () => {
     const { topology: t, resources } = run();
     for (const s of t.sites.filter((x) => x.provider === 'aws')) {
       const p = one(resources, T.dlm, `${customer}-${s.name}-snapshots-dlm`);
@@ -298,16 +304,20 @@ describe('DNS failover for an Azure master', () => {
   it('probes the Azure public IP and opens its health port to the checkers only', async () => {
     const { topologyFromStackConfig } = await import('../../stacks/program');
     const { runOnMocks } = await import('../mocks');
-    const { topology: t } = topologyFromStackConfig('initech', {
-      dataDir: '/srv/trading',
-      service: { start: 'a', stop: 'b', healthPort: 9000 },
-      adminCidrs: ['203.0.113.0/24'],
-      dns: { zone: 'example.com', name: 'trade.initech.example.com', ttl: 60 },
-      sites: [
-        { name: 'ams', role: 'master', provider: 'azure', region: 'westeurope' },
-        { name: 'ldn', role: 'mirror', provider: 'aws', region: 'eu-west-2', failover: 'hot' },
-      ],
-    }, 'initech');
+    const { topology: t } = topologyFromStackConfig(
+      'initech',
+      {
+        dataDir: '/srv/trading',
+        service: { start: 'a', stop: 'b', healthPort: 9000 },
+        adminCidrs: ['203.0.113.0/24'],
+        dns: { zone: 'example.com', name: 'trade.initech.example.com', ttl: 60 },
+        sites: [
+          { name: 'ams', role: 'master', provider: 'azure', region: 'westeurope' },
+          { name: 'ldn', role: 'mirror', provider: 'aws', region: 'eu-west-2', failover: 'hot' },
+        ],
+      },
+      'initech',
+    );
     const { resources, inventory } = await runOnMocks(t);
     const ams = inventory.hosts.find((h) => h.site === 'ams')!;
     expect(ams.address).toBe(one(resources, T.pip, 'initech-ams-ip').state.ipAddress);

@@ -272,7 +272,11 @@ export function formatOps(ops: readonly Op[], errors?: ReadonlyMap<number, strin
 
 /** Parses what formatOps printed (or a JSON array of ops). */
 export function parseOps(text: string): Op[] {
-  const body = text.replace(/\/\*.*?\*\//g, '').replace(/\/\/.*$/gm, '').replace(/0o([0-7]+)/g, (_, m) => String(parseInt(m, 8))).trim();
+  const body = text
+    .replace(/\/\*.*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/0o([0-7]+)/g, (_, m) => String(parseInt(m, 8)))
+    .trim();
   return JSON.parse(body.startsWith('[') ? body : `[${body.replace(/,\s*$/, '')}]`) as Op[];
 }
 
@@ -315,14 +319,56 @@ class PickSet {
 }
 
 export type OpKind =
-  | 'create' | 'append' | 'replace' | 'atomic' | 'rewrite' | 'pwrite' | 'truncate' | 'sparse'
-  | 'renameFile' | 'renameOver' | 'renameDir' | 'awayAndBack' | 'dirOverEmpty' | 'mkdir' | 'tree' | 'rmrf'
-  | 'rmdir' | 'unlink' | 'link' | 'linkAppend' | 'symlinkIn' | 'symlinkOut' | 'chmodFile' | 'chmodDir';
+  | 'create'
+  | 'append'
+  | 'replace'
+  | 'atomic'
+  | 'rewrite'
+  | 'pwrite'
+  | 'truncate'
+  | 'sparse'
+  | 'renameFile'
+  | 'renameOver'
+  | 'renameDir'
+  | 'awayAndBack'
+  | 'dirOverEmpty'
+  | 'mkdir'
+  | 'tree'
+  | 'rmrf'
+  | 'rmdir'
+  | 'unlink'
+  | 'link'
+  | 'linkAppend'
+  | 'symlinkIn'
+  | 'symlinkOut'
+  | 'chmodFile'
+  | 'chmodDir';
 
 export const DEFAULT_WEIGHTS: Readonly<Record<OpKind, number>> = {
-  create: 14, append: 12, replace: 3, atomic: 5, rewrite: 6, pwrite: 6, truncate: 4, sparse: 2,
-  renameFile: 6, renameOver: 3, renameDir: 3, awayAndBack: 2, dirOverEmpty: 1, mkdir: 6, tree: 0.6, rmrf: 1.5,
-  rmdir: 1, unlink: 5, link: 2, linkAppend: 1.5, symlinkIn: 2.5, symlinkOut: 0.7, chmodFile: 4, chmodDir: 2,
+  create: 14,
+  append: 12,
+  replace: 3,
+  atomic: 5,
+  rewrite: 6,
+  pwrite: 6,
+  truncate: 4,
+  sparse: 2,
+  renameFile: 6,
+  renameOver: 3,
+  renameDir: 3,
+  awayAndBack: 2,
+  dirOverEmpty: 1,
+  mkdir: 6,
+  tree: 0.6,
+  rmrf: 1.5,
+  rmdir: 1,
+  unlink: 5,
+  link: 2,
+  linkAppend: 1.5,
+  symlinkIn: 2.5,
+  symlinkOut: 0.7,
+  chmodFile: 4,
+  chmodDir: 2,
 };
 
 export interface GenOptions {
@@ -826,7 +872,14 @@ export function linkIsMirrored(depth: number, target: string): boolean {
 export function excluder(patterns: readonly string[]): (rel: string) => boolean {
   const res = patterns.map((p) => {
     if (p.includes('/')) throw new Error(`exclude pattern ${JSON.stringify(p)}: only patterns without '/' (e.g. "*.tmp") are modelled`);
-    return new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+    return new RegExp(
+      '^' +
+        p
+          .replace(/[.+^${}()|\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.') +
+        '$',
+    );
   });
   return (rel) => rel.split('/').some((c) => res.some((re) => re.test(c)));
 }
@@ -1022,7 +1075,7 @@ export function diffStackYaml(customer: string): string {
  */
 export function buildAgentAt(ref?: string): Buffer {
   const repo = path.resolve(__dirname, '..', '..');
-   
+
   const { buildAgent } = require(path.join(repo, 'scripts', 'build-agent.js')) as { buildAgent: (out: string) => string };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'difftest-agent-'));
   try {
@@ -1033,7 +1086,10 @@ export function buildAgentAt(ref?: string): Buffer {
     execFileSync('sh', ['-c', `git -C "$1" archive "$2" agent | tar -x -C "$3"`, 'sh', repo, ref, src]);
     fs.copyFileSync(path.join(repo, 'scripts', 'build-agent.js'), path.join(src, 'scripts', 'build-agent.js'));
     fs.symlinkSync(path.join(repo, 'node_modules'), path.join(src, 'node_modules'));
-    const out = execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(path.join(src, 'scripts', 'build-agent.js'))}).buildAgent(${JSON.stringify(path.join(dir, 'agent.js'))}))`]).toString();
+    const out = execFileSync(process.execPath, [
+      '-e',
+      `process.stdout.write(require(${JSON.stringify(path.join(src, 'scripts', 'build-agent.js'))}).buildAgent(${JSON.stringify(path.join(dir, 'agent.js'))}))`,
+    ]).toString();
     return fs.readFileSync(out);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -1201,9 +1257,17 @@ export async function repairLab(customer: string, inv: Inventory, timeoutMs = 20
 
 /** A report of one run for a failure message or the bench's log. */
 export function describeRun(name: string, seed: number | null, ops: readonly Op[], errors: ReadonlyMap<number, string>, r: SettleResult, scriptFile?: string): string {
-  const lines = [`run ${name}${seed !== null ? ` (seed ${seed})` : ''}: ${r.outcome}; ${ops.filter((o) => o.op !== 'sleep').length} ops; in sync after ${r.inSyncAfterMs ?? '-'} ms, equal after ${r.equalAfterMs ?? '-'} ms`];
+  const lines = [
+    `run ${name}${seed !== null ? ` (seed ${seed})` : ''}: ${r.outcome}; ${ops.filter((o) => o.op !== 'sleep').length} ops; in sync after ${r.inSyncAfterMs ?? '-'} ms, equal after ${r.equalAfterMs ?? '-'} ms`,
+  ];
   if (r.outcome !== 'pass') lines.push(`  status: ${r.why || 'in sync (OK)'}`);
-  if (errors.size) lines.push(`  ${errors.size} ops refused by the kernel (generator bug): ${[...errors].slice(0, 5).map(([i, e]) => `#${i} ${e}`).join(', ')}`);
+  if (errors.size)
+    lines.push(
+      `  ${errors.size} ops refused by the kernel (generator bug): ${[...errors]
+        .slice(0, 5)
+        .map(([i, e]) => `#${i} ${e}`)
+        .join(', ')}`,
+    );
   const all = new Set<string>();
   for (const [site, d] of Object.entries(r.diffs)) {
     lines.push(`  ${site}: ${d.length} differences\n${formatDiffs(d)}`);

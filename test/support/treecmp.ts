@@ -53,7 +53,9 @@ export function snapshot(root: string, exclude: (rel: string, isDir: boolean) =>
       } else if (st.isFile()) {
         let data: string;
         try {
-          data = createHash('sha256').update(fs.readFileSync(path.join(root, r))).digest('hex');
+          data = createHash('sha256')
+            .update(fs.readFileSync(path.join(root, r)))
+            .digest('hex');
         } catch {
           continue;
         }

@@ -55,9 +55,7 @@ describe('tandem validate (the real command line)', () => {
   });
 
   it('warnings are shown but do not fail', () => {
-    const text = fs
-      .readFileSync(path.join(ROOT, 'stacks', 'Pulumi.acme.yaml'), 'utf8')
-      .replace('failover: hot', 'failover: warm\n        bandwidthMbit: 5');
+    const text = fs.readFileSync(path.join(ROOT, 'stacks', 'Pulumi.acme.yaml'), 'utf8').replace('failover: hot', 'failover: warm\n        bandwidthMbit: 5');
     const file = path.join(dir, 'Pulumi.acme.yaml');
     fs.writeFileSync(file, text);
     const r = tandem(['validate', file]);

@@ -7,15 +7,7 @@
  * Everything it acts on comes from the inventory the Pulumi program outputs (`hosts[].cloud`,
  * `vipCloud`); it never looks resources up by tag, so it cannot act on a host of another stack.
  */
-import {
-  AssociateAddressCommand,
-  DescribeAddressesCommand,
-  EC2Client,
-  StartInstancesCommand,
-  StopInstancesCommand,
-  waitUntilInstanceRunning,
-  waitUntilInstanceStopped,
-} from '@aws-sdk/client-ec2';
+import { AssociateAddressCommand, DescribeAddressesCommand, EC2Client, StartInstancesCommand, StopInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceStopped } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client, UpdateHealthCheckCommand, type Change } from '@aws-sdk/client-route-53';
 import type { AwsHostIds, Inventory, InventoryHost, VipCloudIds } from '../../../model/inventory';
 import type { AddressDriver, DriverStep } from './types';
@@ -99,11 +91,8 @@ export function createAwsDriver(inv: Inventory, opts: AwsDriverOptions = {}): Ad
     if (holder === target.instanceId) {
       return [{ action: 'ec2:AssociateAddress', detail: `Elastic IP ${vc.allocationId} is already on ${where(to, target)}; nothing to move` }];
     }
-    const own = await attempt(
-      'ec2:DescribeAddresses',
-      `of the Elastic IP on ${where(to, target)}`,
-      `check the credentials allow ec2:DescribeAddresses`,
-      () => client.send(new DescribeAddressesCommand({ Filters: [{ Name: 'instance-id', Values: [target.instanceId] }] })),
+    const own = await attempt('ec2:DescribeAddresses', `of the Elastic IP on ${where(to, target)}`, `check the credentials allow ec2:DescribeAddresses`, () =>
+      client.send(new DescribeAddressesCommand({ Filters: [{ Name: 'instance-id', Values: [target.instanceId] }] })),
     );
     const spare = own.Addresses?.[0]?.AllocationId ?? null;
     const r = await attempt(
@@ -132,7 +121,9 @@ export function createAwsDriver(inv: Inventory, opts: AwsDriverOptions = {}): Ad
 
   async function moveRecord(vc: Extract<VipCloudIds, { kind: 'route53' }>, from: InventoryHost | null, to: InventoryHost): Promise<DriverStep[]> {
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(to.address)) {
-      throw new Error(`aws: cannot point the A record ${vc.recordName} at site "${to.site}": its address "${to.address}" is not an IPv4 address; give the site an IPv4 address or fail over to another site`);
+      throw new Error(
+        `aws: cannot point the A record ${vc.recordName} at site "${to.site}": its address "${to.address}" is not an IPv4 address; give the site an IPv4 address or fail over to another site`,
+      );
     }
     const record = (setIdentifier: string, failover: 'PRIMARY' | 'SECONDARY', address: string, healthCheckId?: string): Change => ({
       Action: 'UPSERT',
@@ -169,10 +160,13 @@ export function createAwsDriver(inv: Inventory, opts: AwsDriverOptions = {}): Ad
       'route53:ChangeResourceRecordSets',
       `in hosted zone ${vc.hostedZoneId} (${summary})`,
       `check that the zone and record exist and that the credentials allow route53:ChangeResourceRecordSets`,
-      () => route53().send(new ChangeResourceRecordSetsCommand({
-        HostedZoneId: vc.hostedZoneId,
-        ChangeBatch: { Comment: `tandem failover of ${inv.customer} to ${to.site}`, Changes: changes },
-      })),
+      () =>
+        route53().send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: vc.hostedZoneId,
+            ChangeBatch: { Comment: `tandem failover of ${inv.customer} to ${to.site}`, Changes: changes },
+          }),
+        ),
     );
     const steps: DriverStep[] = [{ action: 'route53:ChangeResourceRecordSets', detail: `UPSERT ${summary}; change ${r.ChangeInfo?.Id ?? '?'} ${r.ChangeInfo?.Status ?? ''}`.trim() }];
     await attempt(
@@ -229,11 +223,8 @@ export function createAwsDriver(inv: Inventory, opts: AwsDriverOptions = {}): Ad
     async powerOff(host) {
       const ids = idsOf(host, 'power off');
       const client = ec2(ids.region);
-      const r = await attempt(
-        'ec2:StopInstances',
-        `of ${where(host, ids)}`,
-        `check that the instance exists and that the credentials allow ec2:StopInstances`,
-        () => client.send(new StopInstancesCommand({ InstanceIds: [ids.instanceId] })),
+      const r = await attempt('ec2:StopInstances', `of ${where(host, ids)}`, `check that the instance exists and that the credentials allow ec2:StopInstances`, () =>
+        client.send(new StopInstancesCommand({ InstanceIds: [ids.instanceId] })),
       );
       const s = r.StoppingInstances?.[0];
       const started = Date.now();

@@ -98,8 +98,11 @@ export function createAzureDriver(inv: Inventory, opts: AzureDriverOptions = {})
       ...current,
       ipConfigurations: configs.map((c, k) => (k === i ? { ...c, publicIPAddress: publicIpId ? { id: publicIpId } : undefined } : c)),
     };
-    await attempt('PUT network interface', `${nicId} (${what})`, 'check that the public IP is in the NIC\'s location and not held by another NIC, and that the credentials allow Microsoft.Network/networkInterfaces/write and publicIPAddresses/join/action', () =>
-      client.networkInterfaces.createOrUpdate(nic.resourceGroup, nic.name, updated, poll),
+    await attempt(
+      'PUT network interface',
+      `${nicId} (${what})`,
+      "check that the public IP is in the NIC's location and not held by another NIC, and that the credentials allow Microsoft.Network/networkInterfaces/write and publicIPAddresses/join/action",
+      () => client.networkInterfaces.createOrUpdate(nic.resourceGroup, nic.name, updated, poll),
     );
     return { step: { action: publicIpId ? 'azure: associate public IP' : 'azure: dissociate public IP', detail: what }, previous };
   }
@@ -140,7 +143,10 @@ export function createAzureDriver(inv: Inventory, opts: AzureDriverOptions = {})
         steps.push((await setPublicIp(site, old.nicId, old.config, moved.previous)).step);
       } catch (e) {
         // The service address moved; an old master without a public address does not stop that.
-        steps.push({ action: 'azure: associate public IP', detail: `public IP ${parseResourceId(moved.previous).name} (site ${to.site}'s own) -> site ${site} FAILED: ${why(e)}; site ${site} has no public address until \`pulumi up\`` });
+        steps.push({
+          action: 'azure: associate public IP',
+          detail: `public IP ${parseResourceId(moved.previous).name} (site ${to.site}'s own) -> site ${site} FAILED: ${why(e)}; site ${site} has no public address until \`pulumi up\``,
+        });
       }
     }
     return steps;
@@ -159,7 +165,9 @@ export function createAzureDriver(inv: Inventory, opts: AzureDriverOptions = {})
       () => (op === 'start' ? cmp(vm.subscriptionId).virtualMachines.start(vm.resourceGroup, vm.name, poll) : cmp(vm.subscriptionId).virtualMachines.deallocate(vm.resourceGroup, vm.name, poll)),
     );
     const s = ((Date.now() - started) / 1000).toFixed(1);
-    return [{ action: op === 'start' ? 'azure: start VM' : 'azure: deallocate VM', detail: `VM ${vm.name} (site ${host.site}, ${ids.region}) ${op === 'start' ? 'running' : 'deallocated'} after ${s} s` }];
+    return [
+      { action: op === 'start' ? 'azure: start VM' : 'azure: deallocate VM', detail: `VM ${vm.name} (site ${host.site}, ${ids.region}) ${op === 'start' ? 'running' : 'deallocated'} after ${s} s` },
+    ];
   }
 
   return {
@@ -169,7 +177,9 @@ export function createAzureDriver(inv: Inventory, opts: AzureDriverOptions = {})
       const vip = inv.vip;
       if (!vip) throw new Error(`azure: stack "${inv.customer}" has no service address (inventory vip is null) to move to site "${to.site}"`);
       if (vip.kind !== 'public-ip') {
-        throw new Error(`azure: the service address of "${inv.customer}" is a ${vip.kind} address (${vip.address}); the Azure driver moves Azure public IPs only${vip.kind === 'dns' ? ' (a Route 53 record is moved by the AWS driver)' : ''}`);
+        throw new Error(
+          `azure: the service address of "${inv.customer}" is a ${vip.kind} address (${vip.address}); the Azure driver moves Azure public IPs only${vip.kind === 'dns' ? ' (a Route 53 record is moved by the AWS driver)' : ''}`,
+        );
       }
       const vc = inv.vipCloud;
       if (vc?.kind !== 'public-ip') throw new Error(`azure: the inventory of "${inv.customer}" has no resource id for public IP ${vip.address} (vipCloud); ${FIX_INVENTORY}`);
