@@ -6,7 +6,7 @@
  *                        the lag status showed just before the crash
  *   cold                 crash -> VIP with the target powered off (power on, SSH, catch-up)
  * Library calls (runFailover), so the figures leave out the tandem command's own start (printed
- * apart: `node bin/tandem --help`). Run as root: ts-node --transpile-only bench/failover.ts [runs]
+ * apart: `node bin/tandem --help`). Run as root: node bin/run-ts bench/failover.ts [runs]
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
