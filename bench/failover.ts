@@ -8,6 +8,7 @@
  * Library calls (runFailover), so the figures leave out the tandem command's own start (printed
  * apart: `node bin/tandem --help`). Run as root: node bin/run-ts bench/failover.ts [runs]
  */
+import { hostVisibleWriter } from '../test/failover/helpers';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,7 +28,7 @@ import { observe } from '../scripts/status/collect';
 
 const C = 'fobench';
 const REPO = path.resolve(__dirname, '..');
-const WRITER = path.join(REPO, 'test', 'failover', 'writer.js');
+const WRITER = hostVisibleWriter(path.join(REPO, 'test', 'failover', 'writer.js'));
 const YAML = `config:
   tandem:customer: ${C}
   tandem:topology:

@@ -4,6 +4,7 @@
  * the health port), written to a TEMPORARY stack file (the live layout is recorded there; the
  * repository's stacks/ are never touched), agents installed and mirroring started.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,7 +17,20 @@ import { readState } from '../../scripts/lab/state';
 import { agentStatusOn, cli, fleet, sh, useLab, waitFor, type UsedLab } from '../support/lab';
 
 export { cli, sh, waitFor };
-export const WRITER = path.join(__dirname, 'writer.js');
+/**
+ * The writer as lab hosts can run it. A lab host has its own /tmp (and /run), so a checkout under
+ * /tmp (as CI clones it) is not visible there: the script goes to /var/tmp, named by its content.
+ */
+export function hostVisibleWriter(src = path.join(__dirname, 'writer.js')): string {
+  const text = fs.readFileSync(src);
+  const dst = path.join('/var/tmp', `tandem-test-writer-${createHash('sha256').update(text).digest('hex').slice(0, 12)}.js`);
+  if (!fs.existsSync(dst)) {
+    fs.writeFileSync(`${dst}.${process.pid}`, text, { mode: 0o644 });
+    fs.renameSync(`${dst}.${process.pid}`, dst);
+  }
+  return dst;
+}
+export const WRITER = hostVisibleWriter();
 export const DATA = '/srv/trading';
 export const PORT = 8443;
 

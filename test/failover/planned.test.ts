@@ -48,7 +48,7 @@ describeLab('planned switchover and failback (fo1)', () => {
 
   it('planned switchover ny -> chi loses no record; ny becomes a mirror of chi; failback restores the layout', async () => {
     const start = await cli(['service', 'start', lab.file(), '--json']);
-    expect(start.code).toBe(0);
+    expect({ code: start.code, stderr: start.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     expect(JSON.parse(start.stdout)).toMatchObject({ master: 'ny', answersOnMaster: true, answersOnVip: true });
     await waitFor('records on ny', async () => ((await lastSeq(C, 'ny')) > 3000 ? true : undefined), 30_000, 200);
 
