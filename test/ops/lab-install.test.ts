@@ -92,20 +92,24 @@ describeLab('agent install on lab hosts', () => {
     );
     expect(w.stdout.match(/rc=\d+/g)).toEqual(['rc=1', 'rc=1', 'rc=1', 'rc=0']);
     expect(w.stdout.match(/Permission denied/g)?.length).toBe(3);
-    const ny = await sh(C, 'ny', 'stat -c "%U" /srv/trading; cat /var/lib/tandem/.ssh/authorized_keys | grep -c ssh-ed25519 || true');
+    const ny = await sh(C, 'ny', 'stat -c "%U" /srv/trading; grep -c "agent.js receive" /var/lib/tandem/.ssh/authorized_keys || true; grep -v "^#" /var/lib/tandem/.ssh/authorized_keys | grep -vc "agent.js epoch\\"" || true');
     expect(ny.stdout.split('\n')[0]).toBe('root'); // the master's dataDir is never re-owned
-    expect(ny.stdout.split('\n')[1]).toBe('0'); // the master authorizes nobody
+    expect(ny.stdout.split('\n')[1]).toBe('0'); // the master lets nobody feed it
+    expect(ny.stdout.split('\n')[2]).toBe('0'); // the other hosts' keys may only ask for the epoch
   });
 
-  it("authorizes exactly the feeder's key, restricted, from the feeder's address", async () => {
+  it("authorizes exactly the feeder's key to feed, restricted, from the feeder's address; every other host only to ask for the epoch", async () => {
     const inv = lab.inv();
     const nyPub = (await sh(C, 'ny', 'cat /var/lib/tandem/.ssh/id_ed25519.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
     const chiPub = (await sh(C, 'chi', 'cat /var/lib/tandem/.ssh/id_ed25519.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
     const chiAuth = (await sh(C, 'chi', 'grep -v "^#" /var/lib/tandem/.ssh/authorized_keys')).stdout.trim();
     const amsAuth = (await sh(C, 'ams', 'grep -v "^#" /var/lib/tandem/.ssh/authorized_keys')).stdout.trim();
     const addr = (s: string) => inv.hosts.find((h) => h.site === s)!.address;
-    expect(chiAuth).toBe(`restrict,command="/usr/bin/node /var/lib/tandem/agent.js receive",from="${addr('ny')}" ${nyPub} tandem@ny`);
-    expect(amsAuth).toBe(`restrict,command="/usr/bin/node /var/lib/tandem/agent.js receive",from="${addr('chi')}" ${chiPub} tandem@chi`);
+    const amsPub = (await sh(C, 'ams', 'cat /var/lib/tandem/.ssh/id_ed25519.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
+    // The boot fence check of a master that comes back asks the others for their epoch (agent/src/fence.ts).
+    const epochLine = (s: string, pub: string) => `restrict,command="/usr/bin/node /var/lib/tandem/agent.js epoch",from="${addr(s)}" ${pub} tandem-epoch@${s}`;
+    expect(chiAuth.split('\n')).toEqual([`restrict,command="/usr/bin/node /var/lib/tandem/agent.js receive",from="${addr('ny')}" ${nyPub} tandem@ny`, epochLine('ams', amsPub)]);
+    expect(amsAuth.split('\n')).toEqual([`restrict,command="/usr/bin/node /var/lib/tandem/agent.js receive",from="${addr('chi')}" ${chiPub} tandem@chi`, epochLine('ny', nyPub)]);
   });
 
   describe('the sync key of ny on chi', () => {
