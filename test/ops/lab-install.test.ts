@@ -92,7 +92,11 @@ describeLab('agent install on lab hosts', () => {
     );
     expect(w.stdout.match(/rc=\d+/g)).toEqual(['rc=1', 'rc=1', 'rc=1', 'rc=0']);
     expect(w.stdout.match(/Permission denied/g)?.length).toBe(3);
-    const ny = await sh(C, 'ny', 'stat -c "%U" /srv/trading; grep -c "agent.js receive" /var/lib/tandem/.ssh/authorized_keys || true; grep -v "^#" /var/lib/tandem/.ssh/authorized_keys | grep -vc "agent.js epoch\\"" || true');
+    const ny = await sh(
+      C,
+      'ny',
+      'stat -c "%U" /srv/trading; grep -c "agent.js receive" /var/lib/tandem/.ssh/authorized_keys || true; grep -v "^#" /var/lib/tandem/.ssh/authorized_keys | grep -vc "agent.js epoch\\"" || true',
+    );
     expect(ny.stdout.split('\n')[0]).toBe('root'); // the master's dataDir is never re-owned
     expect(ny.stdout.split('\n')[1]).toBe('0'); // the master lets nobody feed it
     expect(ny.stdout.split('\n')[2]).toBe('0'); // the other hosts' keys may only ask for the epoch

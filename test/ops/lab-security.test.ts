@@ -121,7 +121,11 @@ describeLab('security on lab hosts (issue 8)', () => {
       const chi = res.find((r) => r.site === 'chi')!;
       expect(chi.changes).toEqual(expect.arrayContaining(['ssh-owner', 'ssh-removed:authorized_keys', 'ssh-removed:authorized_keys2', 'ssh-removed:rc', 'authorized_keys']));
       expect(res.find((r) => r.site === 'ny')!.changes.filter((c) => c.startsWith('ssh-'))).toEqual([]);
-      const st = await sh(C, 'chi', `stat -c "%n %U %a" ${H}/.ssh ${H}/.ssh/authorized_keys; ls -A ${H}/.ssh; grep -c '^restrict,command=.* receive"' ${H}/.ssh/authorized_keys; grep -v '^#' ${H}/.ssh/authorized_keys | grep -vc '^restrict,command=' || true`);
+      const st = await sh(
+        C,
+        'chi',
+        `stat -c "%n %U %a" ${H}/.ssh ${H}/.ssh/authorized_keys; ls -A ${H}/.ssh; grep -c '^restrict,command=.* receive"' ${H}/.ssh/authorized_keys; grep -v '^#' ${H}/.ssh/authorized_keys | grep -vc '^restrict,command=' || true`,
+      );
       // One key may feed it (receive); every line is restricted (the others may only ask for the epoch).
       expect(st.stdout).toBe(`${H}/.ssh root 755\n${H}/.ssh/authorized_keys root 644\nauthorized_keys\nid_ed25519\nid_ed25519.pub\n1\n0\n`);
       const refused = await sh(C, 'ny', `${SSH} -i /tmp/planted tandem@${addr('chi')} id; echo "exit=$?"`);
