@@ -151,3 +151,41 @@ export interface AgentStatus {
    */
   readonly fence?: { readonly fenced: boolean; readonly reason: string; readonly splitBrainDir: string | null } | null;
 }
+
+/**
+ * The host layout: where the agent keeps what under its home. One definition for the agent
+ * (agent/src/env.ts homePaths) and the operator side (scripts/hosts/hostfiles.ts, keys.ts), so
+ * the two cannot drift apart. Plain string joins: the home is an absolute path without a
+ * trailing slash.
+ */
+export interface HomePaths {
+  readonly home: string;
+  readonly config: string;
+  readonly status: string;
+  readonly stateDir: string;
+  readonly receiverState: string;
+  readonly journal: string;
+  readonly knownHosts: string;
+  readonly key: string;
+  readonly logDir: string;
+  readonly agentJs: string;
+}
+
+export function hostLayout(home: string): HomePaths {
+  const stateDir = `${home}/state`;
+  return {
+    home,
+    config: `${home}/config.json`,
+    status: `${stateDir}/status.json`,
+    stateDir,
+    receiverState: `${stateDir}/receiver.json`,
+    journal: `${stateDir}/journal.json`,
+    knownHosts: `${stateDir}/known_hosts`,
+    key: `${home}/.ssh/id_ed25519`,
+    logDir: `${home}/log`,
+    agentJs: `${home}/agent.js`,
+  };
+}
+
+/** The layout on a real host. */
+export const HOST = hostLayout(AGENT_HOME);

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AGENT_HOME } from './contract';
+import { AGENT_HOME, hostLayout, type HomePaths } from './contract';
 
 export const AGENT_VERSION = '0.2.0';
 /** Protocol version spoken in HELLO; a receiver refuses a sender with another major. */
@@ -12,33 +12,11 @@ export const PROTO_VERSION = 1;
 /** Inside dataDir: where the receiver stages files before renaming them into place. */
 export const STAGING_DIR = '.tandem-staging';
 
-export interface HomePaths {
-  readonly home: string;
-  readonly config: string;
-  readonly status: string;
-  readonly stateDir: string;
-  readonly receiverState: string;
-  readonly journal: string;
-  readonly knownHosts: string;
-  readonly key: string;
-  readonly logDir: string;
-  readonly agentJs: string;
-}
+export type { HomePaths };
 
+/** The host layout under the agent's home (tests set TANDEM_AGENT_HOME to a temp dir). */
 export function homePaths(home = process.env.TANDEM_AGENT_HOME || AGENT_HOME): HomePaths {
-  const stateDir = path.join(home, 'state');
-  return {
-    home,
-    config: path.join(home, 'config.json'),
-    status: path.join(stateDir, 'status.json'),
-    stateDir,
-    receiverState: path.join(stateDir, 'receiver.json'),
-    journal: path.join(stateDir, 'journal.json'),
-    knownHosts: path.join(stateDir, 'known_hosts'),
-    key: path.join(home, '.ssh', 'id_ed25519'),
-    logDir: path.join(home, 'log'),
-    agentJs: path.join(home, 'agent.js'),
-  };
+  return hostLayout(home);
 }
 
 /** Test-only: senders spawn `node agent.js receive` locally instead of ssh (see docs/agent.md). */

@@ -30,7 +30,7 @@
  * it), group tandem, setgid directories, so a platform user added to group `tandem` can use the
  * data after a failover. The master's dataDir is never re-owned.
  */
-import { AGENT_HOME, AGENT_USER } from '../../agent/src/contract';
+import { AGENT_HOME, AGENT_USER, HOST } from '../../agent/src/contract';
 import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY } from './keys';
 import { sq } from '../ssh/quote';
 
@@ -45,11 +45,11 @@ export const DAEMON_LOG = `${AGENT_HOME}/agent.log`;
 /** The daemon's log (its stderr, where systemd does not run) is capped at this, as the agent's own logs are. */
 export const DAEMON_LOG_CAP = 4 * 1024 * 1024;
 export const BOOT_HOOK = `${AGENT_HOME}/boot.d/50-tandem-agent`;
-export const CONFIG_JSON = `${AGENT_HOME}/config.json`;
-export const STATUS_JSON = `${AGENT_HOME}/state/status.json`;
+export const CONFIG_JSON = HOST.config;
+export const STATUS_JSON = HOST.status;
 /** Where earlier installs kept it, in a home tandem could write: removed by install. */
 export const LEGACY_STATUS_JSON = `${AGENT_HOME}/status.json`;
-export const STATE_DIR = `${AGENT_HOME}/state`;
+export const STATE_DIR = HOST.stateDir;
 
 export type Supervision = 'systemd' | 'lab';
 

@@ -8,12 +8,12 @@
  *   from="<parent address>"      the key is useless from anywhere but the parent
  * so a stolen sync key can at most feed that child's dataDir, from the parent's address.
  */
-import { AGENT_HOME } from '../../agent/src/contract';
+import { AGENT_HOME, HOST } from '../../agent/src/contract';
 import { checkHostKey } from '../../model/topology/hostkey';
 import type { InventoryHost } from '../../model/inventory';
 
-export const AGENT_JS = `${AGENT_HOME}/agent.js`;
-export const SYNC_KEY = `${AGENT_HOME}/.ssh/id_ed25519`;
+export const AGENT_JS = HOST.agentJs;
+export const SYNC_KEY = HOST.key;
 export const AUTHORIZED_KEYS = `${AGENT_HOME}/.ssh/authorized_keys`;
 
 /** Addresses sshd's from= accepts without quoting trouble: IPv4/IPv6 (optionally CIDR) or a DNS name. */
