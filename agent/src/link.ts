@@ -12,11 +12,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { AgentChild, ChildStatus } from './contract';
 import { AGENT_VERSION, HomePaths, PROTO_VERSION, errMsg, log } from './env';
-import { FEATURE_DEFLATE, Frame, FrameParser, MAX_BODY, encodeParts, encodeZ } from './frame';
+import { FEATURE_DEFLATE, Frame, FrameParser, MAX_BODY, encodeParts } from './frame';
 import { TokenBucket, mbitToBytesPerS } from './bucket';
 import { EV, EV_NEW } from './watcher';
 import { rsyncPlan, spawnLink } from './transport';
-import { SharedFiles } from './files';
+import { cache, files } from './frame-cache';
+import { MODE_BITS, Offset, rsyncCause, walkFiles } from './reconcile';
 import { linkIsMirrored } from './pathsafe';
 import { FEATURE_VERIFY, VerifyAnswer, VerifyUnit, Verifier, Seen } from './verify';
 import type { Excluder } from './exclude';
@@ -39,18 +40,6 @@ export const DIRTY_CAP = 100_000;
 export const OFFSETS_CAP = 200_000;
 const ACK_TIMEOUT_MS = 30_000;
 const BACKOFF_MAX_MS = 10_000;
-/**
- * A batch whose data frames encode to at most this goes as one Z frame when the child takes
- * deflate. Bigger ones are bulk file bodies, often already compressed, and deflating them would
- * hold the tick (and every other link) for tens of milliseconds.
- */
-const DEFLATE_MAX = 1024 * 1024;
-/**
- * zlib's fastest level: the point of compressing here instead of in ssh is CPU, and a tick's
- * appends and JSON headers shrink nearly as much as at the default level (a 7 KiB batch of the
- * benchmark's ticks: 1,257 bytes at level 1, 1,184 at 6).
- */
-const DEFLATE_LEVEL = 1;
 
 export interface Upstream {
   /** Master time of the newest change applied on this relay, and how far it is complete. */
@@ -70,32 +59,6 @@ export interface LinkOptions {
   agentJs: string;
   /** Set on relays: where the master's clock for forwarded changes comes from. */
   upstream: (() => Upstream) | null;
-}
-
-/**
- * Frames built in the current tick, shared by links: children that are in step (the normal
- * case) need the same frame for a path, so it is read and encoded once, not once per child.
- */
-interface CachedFrame {
-  f: Frame | null;
-  more: boolean;
-  big: boolean;
-  off: Offset | null;
-}
-
-/**
- * What the child is known to hold of a regular file: the sender's lstat when it last sent it.
- * ctime changes with every write, chmod, link or truncate; on kernels with multigrain
- * timestamps (6.13+) it also differs for two writes in the same clock tick once the first was
- * stat'ed, so an unchanged ctime with an unchanged size means the content is the one sent.
- */
-export interface Offset {
-  ino: number;
-  size: number;
-  mode: number;
-  ctime: number;
-  /** this.gen when recorded: an ancestor directory removed after that voids it. */
-  gen: number;
 }
 
 /**
@@ -124,82 +87,6 @@ function takeVerifyBudget(now: number): { bytes: number } {
 
 /** Link-internal flag: a directory whose whole content must be sent again (see framesFor). */
 const REQUEUE = 1 << 16;
-
-/** Permission bits mirrored: rwx for all, plus setuid, setgid and sticky. */
-export const MODE_BITS = 0o7777;
-
-class FrameCache {
-  private frames = new Map<string, CachedFrame>();
-  private encoded = new WeakMap<Frame, Buffer[]>();
-  private armed = false;
-
-  get(key: string) {
-    return this.frames.get(key);
-  }
-
-  set(key: string, v: CachedFrame): void {
-    this.frames.set(key, v);
-    this.arm();
-  }
-
-  encode(f: Frame): Buffer[] {
-    let e = this.encoded.get(f);
-    if (!e) {
-      e = encodeParts(f);
-      this.encoded.set(f, e);
-    }
-    return e;
-  }
-
-  private lastFrames: Frame[] | null = null;
-  private lastBuf: Buffer | null = null;
-  private lastZ: Buffer | null = null;
-
-  /**
-   * The frames of a batch as one buffer; with deflate, as one Z frame if that is worth it.
-   * Links in step build the very same frames in the same turn, so the buffer of the previous
-   * link is reused when every frame is the same object. Its Z is reused when the bytes are the
-   * same: frames that are not cached (DELETE of a path gone, MKDIR, SYMLINK) are new objects in
-   * each link, and a batch with one of them would otherwise be compressed once per child.
-   */
-  encodeAll(frames: Frame[], deflate = false): Buffer {
-    const lf = this.lastFrames;
-    if (!(lf && lf.length === frames.length && frames.every((f, i) => f === lf[i]))) {
-      const parts: Buffer[] = [];
-      for (const f of frames) for (const p of this.encode(f)) parts.push(p);
-      const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      if (!this.lastBuf?.equals(buf)) {
-        this.lastBuf = buf;
-        this.lastZ = null;
-      }
-      this.lastFrames = frames;
-      this.arm();
-    }
-    const buf = this.lastBuf!;
-    if (!deflate || buf.length > DEFLATE_MAX) return buf;
-    if (!this.lastZ) {
-      // Content that does not shrink (already compressed bodies) goes as it is.
-      const z = encodeZ(buf, DEFLATE_LEVEL);
-      this.lastZ = z.length < buf.length ? z : buf;
-    }
-    return this.lastZ;
-  }
-
-  private arm(): void {
-    if (this.armed) return;
-    this.armed = true;
-    setImmediate(() => {
-      this.frames.clear();
-      this.lastFrames = null;
-      this.lastBuf = null;
-      this.lastZ = null;
-      this.armed = false;
-    });
-  }
-}
-const cache = new FrameCache();
-/** Stats and reads of dataDir, shared by every link in this process (see files.ts). */
-export const files = new SharedFiles();
 
 interface Entry {
   flags: number;
@@ -935,46 +822,6 @@ export class ChildLink {
   }
 }
 
-export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<string, Offset>, cap: number, nlinks?: Map<number, Set<string>>): void {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(rel ? path.join(root, rel) : root, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    if (out.size >= cap) return;
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (ex.excluded(r, e.isDirectory())) continue;
-    if (e.isDirectory()) walkFiles(root, r, ex, out, cap, nlinks);
-    else if (e.isFile()) {
-      try {
-        const st = fs.lstatSync(path.join(root, r));
-        out.set(r, { ino: st.ino, size: st.size, mode: st.mode & MODE_BITS, ctime: st.ctimeMs, gen: 0 });
-        if (nlinks && st.nlink > 1) {
-          const s = nlinks.get(st.ino) ?? new Set<string>();
-          s.add(r);
-          nlinks.set(st.ino, s);
-        }
-      } catch {
-        /* vanished */
-      }
-    }
-  }
-}
-
-/**
- * The line of rsync's stderr that says why it failed. Its last lines are often only the
- * consequence ("error in file IO (code 11)", "Broken pipe"); the cause (ENOSPC, a permission)
- * comes earlier, and is what an operator needs to see in `tandem status`.
- */
-export function rsyncCause(stderr: string): string {
-  const lines = stderr
-    .trim()
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const cause = lines.find((l) => /No space left|Disk quota|Permission denied|Read-only file system|No such file/i.test(l));
-  const last = lines.slice(-2).join(' ');
-  return (cause && !last.includes(cause) ? `${cause}; ${last}` : last).slice(0, 400);
-}
+// Re-exported for the daemon and tests, which knew them here.
+export { files, MODE_BITS, rsyncCause, walkFiles };
+export type { Offset };
