@@ -8,14 +8,21 @@
  *
  * --profile writes a V8 CPU profile of the daemon to bench/results/ (open it in Chrome DevTools).
  */
+import { benchFlags } from './flags';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tickWorkload } from './workload';
 import { agentBundle, child, childrenNamed, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
 
-const SECONDS = Number(process.argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 15);
-const PROFILE = process.argv.includes('--profile');
+const FLAGS = benchFlags('node bin/run-ts bench/daemon-cpu.ts [--seconds=15] [--mirrors=3] [--profile] [--node-arg=...]', {
+  seconds: { type: 'number', default: 15, describe: 'measured window' },
+  mirrors: { type: 'number', default: 3, describe: 'direct mirrors (1-6)' },
+  profile: { type: 'boolean', default: false, describe: 'write a CPU profile of the daemon to bench/results' },
+  'node-arg': { type: 'string', array: true, default: [] as string[], describe: 'extra node flags for the daemon' },
+});
+const SECONDS = FLAGS.seconds;
+const PROFILE = FLAGS.profile;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,14 +47,14 @@ async function main(): Promise<void> {
   const root = tempRoot('cpu');
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512m', 'tandem-bench', root]);
   const m = makeHost(root, 'master');
-  const nMirrors = Number(process.argv.find((a) => a.startsWith('--mirrors='))?.slice(10) ?? 3);
+  const nMirrors = FLAGS.mirrors;
   const mirrors = ['a', 'b', 'c', 'd', 'e', 'f'].slice(0, nMirrors).map((s) => makeHost(root, s));
   for (const h of mirrors) writeConfig(h, { role: 'mirror', feedFrom: 'master' });
   writeConfig(m, { role: 'master', children: mirrors.map((h) => child(h)) });
   const profDir = path.resolve(__dirname, 'results');
   const env: Record<string, string> = { TANDEM_QUIET: process.env.TANDEM_QUIET ?? '1' };
   if (PROFILE) fs.mkdirSync(profDir, { recursive: true });
-  const nodeArgs = process.argv.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice(11));
+  const nodeArgs = [...FLAGS['node-arg']];
   if (PROFILE) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-name=daemon.cpuprofile');
   const d = startDaemon(m, env, nodeArgs);
   try {

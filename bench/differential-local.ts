@@ -14,21 +14,29 @@
  *
  * Prints one line per run and, for a failure, the differences and the path of the saved script.
  */
+import { benchFlags } from './flags';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Op, OpGen, applyOps, buildAgentAt, diffTrees, excluder, formatDiffs, formatOps, parseOps } from '../test/support/fsops';
 import { Host, agentBundle, child, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
 
-const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-const OPS = Number(arg('ops') ?? 900);
-const RATE = Number(arg('rate') ?? 300);
-const REPLAY = arg('replay');
-const MINIMIZE = process.argv.includes('--minimize');
-/** Also wait for a full online-verify pass started after the last op, and compare again. */
-const VERIFIED = process.argv.includes('--verified');
-/** Run the agent as committed at a git ref (for a before/after in one run). */
-const AGENT_REF = arg('agent-ref');
-const [S0, S1] = (arg('seeds') ?? '1-10').split('-').map(Number);
+const FLAGS = benchFlags('node bin/run-ts bench/differential-local.ts [--seeds=1-10] [--ops=900] [--rate=300] [--verified] [--agent-ref=REF] [--replay=FILE [--minimize]]', {
+  seeds: { type: 'string', default: '1-10', describe: 'seed range A-B' },
+  ops: { type: 'number', default: 900, describe: 'operations per seed' },
+  rate: { type: 'number', default: 300, describe: 'operations per second' },
+  replay: { type: 'string', describe: 'run one saved script (JSON array of ops) instead of seeds' },
+  minimize: { type: 'boolean', default: false, describe: 'with --replay: shrink it' },
+  verified: { type: 'boolean', default: false, describe: 'also wait for a verify pass started after the last op, and compare again' },
+  'agent-ref': { type: 'string', describe: 'run the agent as committed at a git ref (before/after in one run)' },
+});
+const OPS = FLAGS.ops;
+const RATE = FLAGS.rate;
+const REPLAY = FLAGS.replay;
+const MINIMIZE = FLAGS.minimize;
+const VERIFIED = FLAGS.verified;
+const AGENT_REF = FLAGS['agent-ref'];
+const [S0, S1] = FLAGS.seeds.split('-').map(Number);
+if (!Number.isInteger(S0) || !Number.isInteger(S1) || S1 < S0) throw new Error(`--seeds: use a range like 1-10, got "${FLAGS.seeds}"`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface LocalRun {

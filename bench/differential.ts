@@ -16,6 +16,7 @@
  *
  * Customer `difftest-bench`; the lab is taken down at the end and on SIGINT/SIGTERM unless --keep.
  */
+import { benchFlags } from './flags';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Inventory } from '../model/inventory';
@@ -24,16 +25,31 @@ import { parseTopology } from '../model/topology/load';
 import { Diff, Op, OpGen, applyOps, buildAgentAt, describeRun, diffStackYaml, formatDiffs, formatOps, observeLab, repairLab, settle, sliceFor, startMirroring } from '../test/support/fsops';
 
 const C = 'difftest-bench';
-const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-const OPS = Number(arg('ops') ?? 100_000);
-const SEED = Number(arg('seed') ?? 1 + Math.floor(Math.random() * 2 ** 31));
-const RATE = Number(arg('rate') ?? 250);
-const CHECK_EVERY = Number(arg('check-every') ?? 10000);
-const KEEP = process.argv.includes('--keep');
+const FLAGS = benchFlags(
+  'node bin/run-ts bench/differential.ts [--ops=100000] [--seed=N] [--rate=250] [--check-every=10000] [--agent-ref=REF] [--replay=FILE | --minimize=FILE [--what=KIND] [--path=P]] [--keep]',
+  {
+    ops: { type: 'number', default: 100_000, describe: 'operations in all' },
+    seed: { type: 'number', describe: 'seed (default: random, printed)' },
+    rate: { type: 'number', default: 250, describe: 'operations per second' },
+    'check-every': { type: 'number', default: 10000, describe: 'settle and compare after every N ops (0: only at the end)' },
+    'agent-ref': { type: 'string', describe: 'install the agent at a git ref instead of the working tree' },
+    replay: { type: 'string', describe: 'apply a saved script instead' },
+    minimize: { type: 'string', describe: 'shrink a failing script' },
+    what: { type: 'string', choices: ['missing', 'extra', 'type', 'mode', 'content', 'target'], describe: 'with --minimize: only differences of this kind count' },
+    path: { type: 'string', describe: 'with --minimize: start from the ops of this differing path' },
+    keep: { type: 'boolean', default: false, describe: 'leave the lab up (and reuse one left up)' },
+  },
+);
+const arg = (name: 'agent-ref' | 'replay' | 'minimize'): string | undefined => FLAGS[name];
+const OPS = FLAGS.ops;
+const SEED = FLAGS.seed ?? 1 + Math.floor(Math.random() * 2 ** 31);
+const RATE = FLAGS.rate;
+const CHECK_EVERY = FLAGS['check-every'];
+const KEEP = FLAGS.keep;
 /** --minimize: only differences of this kind (missing, extra, type, mode, content, target) count */
-const WHAT = arg('what');
+const WHAT = FLAGS.what;
 /** --minimize: start from the ops of this differing path */
-const PATH = arg('path');
+const PATH = FLAGS.path;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function log(m: string): void {

@@ -5,14 +5,19 @@
  *
  *   node bin/run-ts bench/fleet-plan.ts [--customers=100] [--parallel=N]
  */
+import { benchFlags } from './flags';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeCustomersFile } from '../test/fleet/generate';
 
-const N = Number(process.argv.find((a) => a.startsWith('--customers='))?.slice(12) ?? 100);
-const PARALLEL = process.argv.find((a) => a.startsWith('--parallel='))?.slice(11);
+const FLAGS = benchFlags('node bin/run-ts bench/fleet-plan.ts [--customers=100] [--parallel=N]', {
+  customers: { type: 'number', default: 100, describe: 'generated customers' },
+  parallel: { type: 'string', describe: 'worker processes (default: the plan command decides)' },
+});
+const N = FLAGS.customers;
+const PARALLEL = FLAGS.parallel;
 const ROOT = path.join(__dirname, '..');
 function main(): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-fleet-bench-'));

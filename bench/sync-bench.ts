@@ -13,6 +13,7 @@
  * counting exited children through cutime/cstime. Bytes on the wire = the master's eth0 tx
  * bytes (TCP/IP + SSH included) / bytes changed on the master / number of mirrors.
  */
+import { benchFlags } from './flags';
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -30,9 +31,13 @@ import { connectorFor } from '../scripts/hosts/ssh';
 import { silentProgress } from '../scripts/hosts/parallel';
 import { tickWorkload } from './workload';
 
-const QUICK = process.argv.includes('--quick');
-/** --phases=tandem,lsyncd,seed (default all) */
-const PHASES = (process.argv.find((a) => a.startsWith('--phases='))?.slice(9) ?? 'tandem,lsyncd,seed').split(',');
+const FLAGS = benchFlags('node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,lsyncd,seed]', {
+  quick: { type: 'boolean', default: false, describe: 'short runs (12 s windows, 256 MiB seed)' },
+  phases: { type: 'string', default: 'tandem,lsyncd,seed', describe: 'which phases to run, comma-separated' },
+});
+const QUICK = FLAGS.quick;
+const PHASES = FLAGS.phases.split(',');
+for (const p of PHASES) if (!['tandem', 'lsyncd', 'seed'].includes(p)) throw new Error(`--phases: unknown phase "${p}"; use tandem, lsyncd and/or seed`);
 const C = 'bench-sync';
 const RUN_S = QUICK ? 12 : 40;
 const RUN_S_SLOW = QUICK ? 20 : 60; // lsyncd delay=15 needs several cycles
