@@ -12,7 +12,7 @@ import type { Inventory, InventoryHost } from '../../model/inventory';
 import { buildAgentConfig, configFileMode, renderConfig } from '../hosts/config';
 import { asRoot, CONFIG_JSON, startScript, type Supervision } from '../hosts/hostfiles';
 import { hostOf } from '../hosts/inventory-check';
-import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY, authorizedKeyLine, authorizedKeysFile, epochQueryLine } from '../hosts/keys';
+import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY, authorizedKeyLine, authorizedKeysFile, epochAskers, epochQueryLine } from '../hosts/keys';
 import { step, type Connector, type Remote, type SshSettings } from '../hosts/remote';
 import { sq } from '../ssh/quote';
 
@@ -208,7 +208,7 @@ export async function reconfigureHost(r: Remote, inv: Inventory, site: string, o
     const lines = h.feedFrom ? [authorizedKeyLine({ parentSite: h.feedFrom, parentAddress: hostOf(inv, h.feedFrom).address, publicKey: parentPub!, node: o.probe.node })] : [];
     // Every other site may ask this host for its epoch (and nothing else): how a master that
     // comes back learns it was replaced (agent/src/fence.ts).
-    const askers = inv.hosts.filter((x) => x.site !== site && x.site !== h.feedFrom && o.publicKeys.has(x.site));
+    const askers = epochAskers(inv, site, o.publicKeys);
     for (const x of askers) lines.push(epochQueryLine(x, o.publicKeys.get(x.site)!, o.probe.node));
     keys = authorizedKeysFile(lines);
     wrote.push(`authorized_keys (${h.feedFrom ? `${h.feedFrom}'s sync key` : 'no feeder'}; epoch queries from ${askers.map((x) => x.site).join(', ') || 'nobody'})`);
@@ -301,7 +301,7 @@ export async function authorizeEpochQueries(inv: Inventory, sessions: Sessions, 
     inv.hosts.map(async (h, i) => {
       const p = probes[i];
       if (!p || !p.node) return void missed.push(h.site);
-      const lines = inv.hosts.filter((x) => x.site !== h.site && x.site !== h.feedFrom && keys.has(x.site)).map((x) => epochQueryLine(x, keys.get(x.site)!, p.node!));
+      const lines = epochAskers(inv, h.site, keys).map((x) => epochQueryLine(x, keys.get(x.site)!, p.node!));
       const script = `set -eu
 f=${AUTHORIZED_KEYS}; t=$(mktemp "$f.XXXXXX")
 { [ -f "$f" ] && grep -v ' tandem-epoch@' "$f" || true; printf %s ${sq(b64(lines.map((l) => `${l}\n`).join('')))} | base64 -d; } > "$t"

@@ -33,7 +33,7 @@ import {
   type Probe,
 } from './hostfiles';
 import { childrenIn, hostOf } from './inventory-check';
-import { AGENT_JS, AUTHORIZED_KEYS, authorizedKeyLine, authorizedKeysFile, epochQueryLine } from './keys';
+import { AGENT_JS, AUTHORIZED_KEYS, authorizedKeyLine, authorizedKeysFile, epochAskers, epochQueryLine } from './keys';
 import { mapParallel, type Progress, type Settled } from './parallel';
 import { step, type Connector, type Remote, type SshSettings } from './remote';
 import { HostKeyRefused } from './ssh';
@@ -110,11 +110,10 @@ export function desiredFiles(args: {
   // Every other host may ask this one for its epoch (and nothing else): the boot fence check of a
   // master that comes back (agent/src/fence.ts). The feeder's key is already there with `receive`,
   // which answers that question too; sshd takes the first line of a key, so it is not repeated.
-  for (const x of inv.hosts) {
-    const key = args.peerKeys?.get(x.site);
-    if (x.site === site || x.site === h.feedFrom || !key) continue;
+  const peerKeys = args.peerKeys ?? new Map<string, string>();
+  for (const x of epochAskers(inv, site, peerKeys)) {
     try {
-      keyLines.push(epochQueryLine(x, key, node));
+      keyLines.push(epochQueryLine(x, peerKeys.get(x.site)!, node));
     } catch {
       /* an address that cannot go in from="": that host cannot confirm epochs; fencing says so */
     }

@@ -10,7 +10,7 @@
  */
 import { AGENT_HOME, HOST } from '../../agent/src/contract';
 import { checkHostKey } from '../../model/topology/hostkey';
-import type { InventoryHost } from '../../model/inventory';
+import type { Inventory, InventoryHost } from '../../model/inventory';
 
 export const AGENT_JS = HOST.agentJs;
 export const SYNC_KEY = HOST.key;
@@ -71,6 +71,16 @@ export function epochQueryLine(x: Pick<InventoryHost, 'site' | 'address'>, publi
   const [type, body] = publicKey.trim().split(/\s+/);
   if (type !== 'ssh-ed25519' || !body || !/^[A-Za-z0-9.:-]+$/.test(x.address)) throw new Error(`${x.site}: cannot authorize its epoch query (key ${type}, address ${x.address})`);
   return `restrict,command="${node} ${AGENT_JS} epoch",from="${x.address}" ${type} ${body} tandem-epoch@${x.site}`;
+}
+
+/**
+ * The hosts that may ask `site` for its epoch: every other host whose sync key is known, except
+ * its feeder (whose key is already there with `receive`, which answers that too; sshd takes the
+ * first line of a key). One rule for install and failover.
+ */
+export function epochAskers(inv: Pick<Inventory, 'hosts'>, site: string, keys: ReadonlyMap<string, string>): InventoryHost[] {
+  const feeder = inv.hosts.find((h) => h.site === site)?.feedFrom ?? null;
+  return inv.hosts.filter((x) => x.site !== site && x.site !== feeder && keys.has(x.site));
 }
 
 /**
