@@ -5,7 +5,9 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // The seeded differential test still finds divergences (issue 8 stays open): it runs on its
   // own with `npm run test:differential`, not in `npm test`, until it finds none.
-  testPathIgnorePatterns: ['/node_modules/', '/test/agent/differential\\.test\\.ts$'],
+  // The drills (test/drill/) run every failover scenario on one lab back to back: the slower
+  // suite `npm run test:drills`, which .ci/run also runs after `npm test`.
+  testPathIgnorePatterns: ['/node_modules/', '/test/agent/differential\\.test\\.ts$', '/test/drill/'],
   transform: {
     // Type-checking is done once by `tsc --noEmit` in `npm test`; jest only transpiles, file by
     // file (tsconfig isolatedModules, which also keeps every file transpilable on its own, as

@@ -12,6 +12,8 @@ for pair in sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsy
   bin=${pair%%:*} pkg=${pair##*:}
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ]; then need+=("$pkg"); fi
 done
+# The drill report's PNG is rendered by resvg, which draws text with a font from the machine.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing OS packages: ${need[*]}; run as root, or: sudo apt-get install -y ${need[*]}" >&2

@@ -1,0 +1,64 @@
+/**
+ * The contract of repair and replace without downtime (issue 11), used by the commands
+ * (`tandem mirror verify|rebuild`, `tandem site replace`) and by the drill's rebuild-mirror and
+ * replace-host scenarios. Implemented in ./verify.ts, ./rebuild.ts, ./replace.ts and exported
+ * from ./index.ts with exactly these names and shapes.
+ */
+import type { Inventory } from '../../model/inventory';
+import type { Topology } from '../../model/topology/types';
+import type { LiveLayout } from '../../model/live';
+import type { Connector, SshSettings } from '../hosts/remote';
+
+export interface RepairContext {
+  /** The inventory as it stands now (live layout applied). */
+  readonly inventory: Inventory;
+  /** The stack file's topology and path when a stack was named (replace records the new host key there / in the lab). */
+  readonly topology: Topology | null;
+  readonly stackFile: string | null;
+  readonly live: LiveLayout | null;
+  readonly connect: Connector;
+  readonly ssh: SshSettings;
+  /** Progress lines (stderr). */
+  readonly log: (line: string) => void;
+}
+
+export interface MirrorDifference {
+  /** Path relative to dataDir. */
+  readonly path: string;
+  readonly kind: 'missing' | 'extra' | 'content' | 'type' | 'mode' | 'link';
+}
+
+export interface MirrorVerify {
+  readonly site: string;
+  /** The site compared against (the mirror's feeder: the master or its relay). */
+  readonly source: string;
+  readonly equal: boolean;
+  readonly filesCompared: number;
+  readonly bytesCompared: number;
+  /** The first differences (bounded list); `moreDifferences` counts the rest. */
+  readonly differences: readonly MirrorDifference[];
+  readonly moreDifferences: number;
+  readonly ms: number;
+}
+
+export interface RebuildResult {
+  readonly site: string;
+  readonly source: string;
+  readonly bytesSent: number;
+  readonly ms: number;
+  /** The verify run after the rebuild: equal when it succeeded. */
+  readonly verify: MirrorVerify;
+}
+
+export interface ReplaceResult {
+  readonly site: string;
+  readonly oldHostKey: string | null;
+  readonly newHostKey: string;
+  readonly seededFrom: string;
+  readonly ms: number;
+  readonly verify: MirrorVerify;
+}
+
+export type VerifyMirror = (ctx: RepairContext, site: string) => Promise<MirrorVerify>;
+export type RebuildMirror = (ctx: RepairContext, site: string) => Promise<RebuildResult>;
+export type ReplaceSite = (ctx: RepairContext, site: string) => Promise<ReplaceResult>;
