@@ -17,8 +17,9 @@
 import { benchFlags } from './flags';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Op, OpGen, applyOps, buildAgentAt, diffTrees, excluder, formatDiffs, formatOps, parseOps } from '../test/support/fsops';
-import { Host, agentBundle, child, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
+import { Op, OpGen, buildAgentAt, formatDiffs, formatOps, parseOps } from '../test/support/fsops';
+import { agentBundle } from '../test/agent/helpers';
+import { runLocal } from '../test/support/difflocal';
 
 const FLAGS = benchFlags('node bin/run-ts bench/differential-local.ts [--seeds=1-10] [--ops=900] [--rate=300] [--verified] [--agent-ref=REF] [--replay=FILE [--minimize]]', {
   seeds: { type: 'string', default: '1-10', describe: 'seed range A-B' },
@@ -37,90 +38,13 @@ const VERIFIED = FLAGS.verified;
 const AGENT_REF = FLAGS['agent-ref'];
 const [S0, S1] = FLAGS.seeds.split('-').map(Number);
 if (!Number.isInteger(S0) || !Number.isInteger(S1) || S1 < S0) throw new Error(`--seeds: use a range like 1-10, got "${FLAGS.seeds}"`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export interface LocalRun {
-  outcome: 'pass' | 'differs' | 'never-in-sync';
-  diffs: ReturnType<typeof diffTrees>;
-  ms: number;
-  /** With --verified: after a verify pass that started after the last op and found it equal. */
-  verified?: { outcome: 'pass' | 'differs' | 'never-verified'; diffs: number; ms: number };
-}
-
-/** One master, one mirror, a fresh pair of data dirs; ops applied under the run dir `r`. */
-export async function runLocal(ops: readonly Op[], rate = RATE, timeoutMs = 20_000): Promise<LocalRun> {
-  const root = tempRoot('difflocal');
-  const [m, a]: Host[] = ['master', 'a'].map((s) => makeHost(root, s));
-  try {
-    writeConfig(a, { role: 'mirror', feedFrom: 'master', exclude: ['*.tmp'] });
-    writeConfig(m, { role: 'master', exclude: ['*.tmp'], children: [child(a)] });
-    fs.mkdirSync(path.join(m.dataDir, 'r'));
-    const daemon = startDaemon(m, { TANDEM_TEST_VERIFY_PAUSE_MS: '1000' }) as ReturnType<typeof startDaemon> & { log: () => string };
-    const t0 = Date.now();
-    for (;;) {
-      const c = status(m).children[0];
-      if (c?.state === 'in-sync' && fs.existsSync(path.join(a.dataDir, 'r'))) break;
-      if (Date.now() - t0 > 15_000) throw new Error('seed never in sync');
-      await sleep(50);
-    }
-    const applied = await applyOps(path.join(m.dataDir, 'r'), ops, rate);
-    const compare = () => diffTrees(path.join(m.dataDir, 'r'), path.join(a.dataDir, 'r'), { depth: 1, exclude: excluder(['*.tmp']) });
-    const end = Date.now() + timeoutMs;
-    let diffs = compare();
-    for (;;) {
-      await sleep(100);
-      const c = status(m).children[0];
-      const fresh = c && c.lastAckAt !== null && Date.parse(c.lastAckAt) > applied.lastOpAt + 200;
-      if (c?.state === 'in-sync' && fresh) {
-        // status says in sync: the mirror must be equal now (allow one apply to land)
-        await sleep(150);
-        diffs = compare();
-        if (diffs.length && process.env.DIFFLOCAL_LOG) {
-          const names = diffs.map((d) => path.basename(d.path));
-          const lines = daemon
-            .log()
-            .split('\n')
-            .filter((l) => names.some((n) => l.includes(n)) || /warn|error/.test(l));
-          process.stderr.write(`daemon log (${lines.length} lines about the differing paths, warnings, errors):\n${lines.slice(-40).join('\n')}\n`);
-        }
-        const run: LocalRun = { outcome: diffs.length ? 'differs' : 'pass', diffs, ms: Date.now() - applied.lastOpAt };
-        if (VERIFIED) {
-          const vEnd = Date.now() + 60_000;
-          for (;;) {
-            const v = status(m).children[0]?.verifiedAt;
-            if (v && Date.parse(v) > applied.lastOpAt + 500) {
-              const d = compare();
-              run.verified = { outcome: d.length ? 'differs' : 'pass', diffs: d.length, ms: Date.now() - applied.lastOpAt };
-              break;
-            }
-            if (Date.now() > vEnd) {
-              run.verified = { outcome: 'never-verified', diffs: compare().length, ms: Date.now() - applied.lastOpAt };
-              break;
-            }
-            await sleep(200);
-          }
-        }
-        return run;
-      }
-      if (Date.now() > end) return { outcome: 'never-in-sync', diffs: compare(), ms: Date.now() - applied.lastOpAt };
-    }
-  } finally {
-    await stopAll();
-    await sleep(200); // the receiver the daemon spawned exits once its stdin closes
-    try {
-      fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch (e) {
-      process.stderr.write(`left ${root}: ${(e as Error).message}\n`);
-    }
-  }
-}
 
 async function minimize(ops: Op[]): Promise<Op[]> {
   let cur = ops;
   for (let chunk = Math.max(1, Math.floor(cur.length / 4)); chunk >= 1; chunk = Math.floor(chunk / 2)) {
     for (let i = 0; i < cur.length;) {
       const cand = [...cur.slice(0, i), ...cur.slice(i + chunk)];
-      const r = await runLocal(cand);
+      const r = await runLocal(cand, { rate: RATE, verified: VERIFIED });
       if (r.outcome !== 'pass') {
         cur = cand;
         process.stderr.write(`  ${cur.length} ops still fail (${r.outcome})\n`);
@@ -140,7 +64,7 @@ async function main(): Promise<void> {
   agentBundle();
   if (REPLAY) {
     const ops = parseOps(fs.readFileSync(REPLAY, 'utf8'));
-    const r = await runLocal(ops);
+    const r = await runLocal(ops, { rate: RATE, verified: VERIFIED });
     console.log(`replay ${REPLAY}: ${r.outcome}; ${ops.length} ops; ${r.ms} ms\n${formatDiffs(r.diffs)}`);
     if (MINIMIZE && r.outcome !== 'pass') {
       const min = await minimize(ops);
@@ -153,7 +77,7 @@ async function main(): Promise<void> {
   let failed = 0;
   for (let seed = S0; seed <= S1; seed++) {
     const ops = new OpGen(seed, { maxEntries: 1500, maxFileBytes: 128 * 1024, maxTreeDirs: 50 }).take(OPS);
-    const r = await runLocal(ops);
+    const r = await runLocal(ops, { rate: RATE, verified: VERIFIED });
     const v = r.verified ? `; after a verify pass: ${r.verified.outcome}, ${r.verified.diffs} differences (${r.verified.ms} ms)` : '';
     console.log(`seed ${seed}: ${r.outcome}; ${r.diffs.length} differences; settled ${r.ms} ms${v}`);
     if (r.outcome !== 'pass') {

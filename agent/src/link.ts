@@ -173,6 +173,11 @@ export class ChildLink {
     this.verifier = new Verifier(o.dataDir, o.excluder, VERIFY_PAUSE_MS);
   }
 
+  /** The same child, fed the same data dir, by a later Link of this daemon. */
+  private get carryKey(): string {
+    return `${this.o.child.site}\0${this.o.child.address}\0${this.o.dataDir}`;
+  }
+
   get site(): string {
     return this.o.child.site;
   }
@@ -192,6 +197,7 @@ export class ChildLink {
   }
 
   stop(state: ChildStatus['state'] = 'paused'): void {
+    if (this.offsets.size) sentBefore.set(this.carryKey, this.offsets);
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -473,6 +479,8 @@ export class ChildLink {
     const snapshot = new Map<string, Offset>();
     const nlinks = new Map<number, Set<string>>();
     walkFiles(this.o.dataDir, '', this.o.excluder, snapshot, OFFSETS_CAP, nlinks);
+    const resend = this.sameSizeChanged(snapshot, this.offsets.size ? this.offsets : (sentBefore.get(this.carryKey) ?? this.offsets));
+    sentBefore.delete(this.carryKey);
     const started = Date.now();
     const up = this.o.upstream?.();
     const changeTime = up ? (up.changeTime ?? 0) : this.newestChange || started;
@@ -486,8 +494,7 @@ export class ChildLink {
       err = (err + d).slice(-2000);
     });
     r.on('error', (e) => (err += errMsg(e)));
-    r.on('close', (code) => {
-      if (this.rsync !== r) return;
+    const done = (code: number | null): void => {
       this.rsync = null;
       // 24 = some files vanished while rsync ran: the stream sends their deletion.
       if (code !== 0 && code !== 24) {
@@ -496,11 +503,32 @@ export class ChildLink {
         log('error', `link ${this.site}: ${this.lastError}`);
         return this.down(this.lastError, this.proc ?? undefined);
       }
-      log('info', `link ${this.site}: reconcile done`, { ms: Date.now() - started });
+      if (resend.big.length && !resend.forced) {
+        // Too big to resend by stream: rsync again, those files only, without the quick check.
+        resend.forced = true;
+        const again = spawn(plan.cmd, forcedRsyncArgs(plan.args), { stdio: ['pipe', 'ignore', 'pipe'] });
+        this.rsync = again;
+        err = '';
+        again.stderr!.setEncoding('utf8');
+        again.stderr!.on('data', (d: string) => (err = (err + d).slice(-2000)));
+        again.on('error', (e) => (err += errMsg(e)));
+        again.on('close', (c) => {
+          if (this.rsync === again) done(c);
+        });
+        again.stdin!.on('error', () => undefined);
+        again.stdin!.end(resend.big.map((p) => `${p}\0`).join(''));
+        return;
+      }
+      log('info', `link ${this.site}: reconcile done`, { ms: Date.now() - started, resent: resend.small.length + resend.big.length });
       this.offsets.clear();
       this.removedDirs.clear();
       this.gen = 0;
       for (const [k, v] of snapshot) this.offsets.set(k, v);
+      // What rsync's quick check may have skipped goes again by stream, as whole files.
+      for (const k of resend.small) {
+        this.offsets.delete(k);
+        if (!this.dirty.has(k)) this.dirty.set(k, { flags: EV.MODIFY, time: started, since: started });
+      }
       this.links.clear();
       for (const [ino, names] of nlinks) this.links.set(ino, { names, scanned: names.size });
       // rsync brought every change made before it started; later ones are in the dirty set.
@@ -511,7 +539,32 @@ export class ChildLink {
       this.forceEmpty = true;
       this.reconTime = changeTime;
       this.flush();
+    };
+    r.on('close', (code) => {
+      if (this.rsync === r) done(code);
     });
+  }
+
+  /**
+   * Files the stream sent that changed since with the size unchanged (a new ctime or inode):
+   * rsync's quick check compares size and mtime to the whole second, so when both versions were
+   * written within one second it calls them equal and the mirror keeps the old bytes while
+   * status says in sync (found by the local differential: a same-size rewrite in the gap of a
+   * watcher restart). Those the stream can carry are sent again as whole files after the
+   * reconcile; bigger ones get a second rsync of just them without the quick check.
+   * `sent` is this link's record, or, for a new link (a watcher restart or config reload makes
+   * new ones), the one its predecessor left (sentBefore). A daemon restart starts with none: the
+   * online verify finds what the quick check skipped then (README, limits).
+   */
+  private sameSizeChanged(snapshot: ReadonlyMap<string, Offset>, sent: ReadonlyMap<string, Offset>): { small: string[]; big: string[]; forced: boolean } {
+    const small: string[] = [];
+    const big: string[] = [];
+    for (const [k, v] of snapshot) {
+      const o = sent.get(k);
+      if (!o || o.size !== v.size || (o.ino === v.ino && o.ctime === v.ctime)) continue;
+      (v.size > MAX_BODY ? big : small).push(k);
+    }
+    return { small, big, forced: false };
   }
 
   private reconTime = 0;
@@ -823,5 +876,19 @@ export class ChildLink {
 }
 
 // Re-exported for the daemon and tests, which knew them here.
+/**
+ * What each child was last sent (its Offsets), handed from a stopped Link to the next one for the
+ * same child and data dir; used only to decide what to send again after a reconcile (never to
+ * skip sending). Bounded: one map of at most OFFSETS_CAP entries per child.
+ */
+const sentBefore = new Map<string, Map<string, Offset>>();
+
+/** The reconcile's rsync for a NUL-separated list of files on stdin, each copied whatever its size and mtime say. */
+export function forcedRsyncArgs(args: readonly string[]): string[] {
+  const out = args.filter((a) => a !== '--delete');
+  out.splice(out.length - 2, 0, '--ignore-times', '--from0', '--files-from=-');
+  return out;
+}
+
 export { files, MODE_BITS, rsyncCause, walkFiles };
 export type { Offset };
