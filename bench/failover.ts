@@ -129,7 +129,8 @@ async function main(): Promise<void> {
       const s = await seqs(to);
       planned.push(rec.rtoMs!);
       log(`planned -> ${to}: ${rec.rtoMs} ms; ${s.seq.length} records on ${to}, ${gaps(s.seq)} gaps`);
-      out.push(`planned switchover -> ${to}: command -> VIP ${rec.rtoMs} ms, records lost ${gaps(s.seq)}`);
+      // The profile: each step of the journal, where the time goes.
+      out.push(`planned switchover -> ${to}: command -> VIP ${rec.rtoMs} ms, records lost ${gaps(s.seq)} (${rec.steps.map((x) => `${x.name} ${x.ms} ms`).join('; ')})`);
       await sleep(2000);
     }
 

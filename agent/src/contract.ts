@@ -57,6 +57,20 @@ export interface AgentConfig {
   readonly pausedChildren: readonly string[];
   /** Where this host's agent sends degraded/recovered alerts (agent/src/alerts.ts); absent: none. */
   readonly notify?: AgentNotify | null;
+  /**
+   * Every other site with its address and pinned host key: whom a master's fence asks for its
+   * epoch (agent/src/fence.ts) besides its children, so it also reaches a new master that was a
+   * grandchild. Absent in configs written before failover existed: then the children only.
+   */
+  readonly peers?: readonly AgentPeer[];
+}
+
+/** Another site of the stack, as the fence reaches it. */
+export interface AgentPeer {
+  readonly site: string;
+  readonly address: string;
+  readonly sshPort: number;
+  readonly hostKey: string;
 }
 
 /** A webhook: JSON POST. `token` (from the operator's environment) goes in `Authorization: Bearer`. */

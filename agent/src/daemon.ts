@@ -15,7 +15,7 @@ import { COALESCE_MS, ChildLink, Upstream, files } from './link';
 import { ReceiverState } from './receiver';
 import { buildStatus } from './status';
 import { Alerter } from './alerts';
-import { fenceReason } from './fence';
+import { fenceReason, RUN_FENCE, type RunFence } from './fence';
 import { knownHostsLine } from './transport';
 import { Watcher } from './watcher';
 
@@ -26,6 +26,14 @@ export class Daemon {
   private watchKey = '';
   private error: string | null = null;
   private fence: string | null = null;
+  /**
+   * Set when a child's receiver refused this master's stream for a stale epoch: a failover made
+   * another site master. Every link stops at once (nothing more is pushed); the root fence process
+   * (agent/src/fence.ts), which reads status.json, asks the other sites and steps this host down.
+   * Lifted only by a new config (tandem re-rooted this host) or by the fence confirming after the
+   * refusal that no higher epoch exists.
+   */
+  private selfFence: { reason: string; at: number; config: string } | null = null;
   private timers: NodeJS.Timeout[] = [];
   private reloading = Promise.resolve();
   private stopped = false;
@@ -62,6 +70,7 @@ export class Daemon {
     await this.reload();
     this.timers.push(
       setInterval(() => {
+        this.noteRefusals();
         this.writeStatus();
         files.closeIdle();
       }, 1000),
@@ -102,7 +111,7 @@ export class Daemon {
     }
     if (this.watchKey === '' && Date.now() < this.watchRetryAt) return;
     // A master fenced at boot (agent/src/fence.ts) feeds nobody until another site confirmed.
-    const fence = testTransport() ? null : fenceReason(raw);
+    const fence = (testTransport() ? null : fenceReason(raw)) ?? this.selfFenced(raw);
     if (JSON.stringify(raw) === JSON.stringify(this.config) && this.watchKey !== '' && fence === this.fence) return;
     const c = raw;
     this.config = c;
@@ -157,6 +166,37 @@ export class Daemon {
       if (before) link.lastInSyncAt = before;
       this.links.set(ch.site, { key: this.linkKey(c, ch), link });
       link.start();
+    }
+  }
+
+  /** The self-fence's reason while it holds for this config (see `selfFence`). */
+  private selfFenced(c: AgentConfig): string | null {
+    const f = this.selfFence;
+    if (!f) return null;
+    const run = readJson<RunFence>(RUN_FENCE);
+    const confirmedSince = !!run && !run.fenced && Date.parse(run.at) > f.at;
+    if (c.role !== 'master' || JSON.stringify(c) !== f.config || confirmedSince) {
+      this.selfFence = null;
+      return null;
+    }
+    return f.reason;
+  }
+
+  /** A child refused this master's stream for a stale epoch: stop feeding everyone now. */
+  private noteRefusals(): void {
+    const c = this.config;
+    if (!c || c.role !== 'master' || this.selfFence) return;
+    for (const { link } of this.links.values()) {
+      const e = link.status().lastError;
+      if (!e || !/stale epoch/.test(e)) continue;
+      this.selfFence = {
+        reason: `fenced: ${link.status().site} refused this master's stream (${e}); another site was made master; feeding nobody until the fence check settles it`,
+        at: Date.now(),
+        config: JSON.stringify(c),
+      };
+      log('error', `daemon: ${this.selfFence.reason}`);
+      void this.queueReload();
+      return;
     }
   }
 

@@ -9,12 +9,12 @@
  *   - the fence state (state/fence.json): written by the operator side when a host must not serve
  *     or push (an old master that came back after a failover), shown by `agent.js status`.
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { AgentConfig } from './contract';
-import { HomePaths, readJson, writeFileAtomic } from './env';
+import type { AgentConfig, AgentStatus } from './contract';
+import { HomePaths, errMsg, log, readJson, writeFileAtomic } from './env';
 import { Excluder } from './exclude';
 import { linkIsMirrored } from './pathsafe';
 
@@ -127,25 +127,42 @@ export function writeFence(paths: HomePaths, f: FenceState): void {
   writeFileAtomic(fencePath(paths), JSON.stringify(f, null, 2) + '\n');
 }
 
-// ---- fencing at boot -------------------------------------------------------------------------
+// ---- fencing: at boot, and while this host is master ------------------------------------------
 //
-// A master that comes back (reboot, power-on, a healed VM) may have been replaced while it was
-// away. Receivers already refuse its stale epoch; in addition its daemon does not feed anyone and
-// `tandem service start` is refused by nothing but this gate, so the boot path asks other sites
-// first:
-//   boot.d/40-tandem-fence (root) -> `agent.js fence`: while this host's config says master, ask
-//   each peer (its children, and its feeder) over SSH with this host's sync key for its epoch
-//   (`agent.js epoch`, the forced command of the query line `tandem failover` authorizes on every
-//   reachable host). A peer that is master with a higher epoch: this host demotes itself to a
-//   mirror of it (config, authorized_keys), moves its data aside to a dated folder (kept, never
-//   deleted) and the new master's feed resyncs it. Every peer that answers has no higher epoch:
-//   confirmed, the daemon may feed. Nobody answers: it stays fenced, says so, and keeps asking.
-// The daemon reads RUN_FENCE: without it, on a host with the fence hook installed, a master is
-// fenced ("waiting for the boot fence check"). /run is emptied at boot, so every boot asks again.
+// A master can be replaced while it cannot hear about it: a reboot, a power-off, a VM paused, a
+// network partition (the lab's `isolate`). Receivers already refuse its stale epoch, and a failover
+// takes its sync key off every mirror it reaches (only the epoch query stays); in addition this
+// host's fence process (`agent.js fence`, root, one per host) asks the other sites for their epoch:
+//   - at boot (boot.d/40-tandem-fence), before the daemon feeds anyone: until one other site
+//     answers, the master is fenced (RUN_FENCE) and says so: it feeds nobody, and nothing starts
+//     its service (tandem starts the service only on the live master);
+//   - then, for as long as this host is master, every WATCH_EVERY_MS, and at once when a child's
+//     receiver refuses this host's stream for a stale epoch (the daemon fences its own links on
+//     that refusal and says so in status.json, which this process reads).
+// A peer that is master at a higher epoch: this host steps down (stepDown): fenced (the daemon
+// stops every link within a tick), the service stopped (service.stop, written at promotion into
+// SERVICE_JSON), its data copied into a dated folder under SPLIT_BRAIN_ROOT (kept, never deleted;
+// status names it until acknowledged), config and authorized_keys rewritten as a mirror of that
+// master, whose own link then resyncs it. A higher epoch seen only at mirrors (the new master not
+// answering yet): fenced and the service stopped at once; it demotes as soon as the master answers.
+// Every peer unreachable: at boot it stays fenced; a RUNNING master serves on. A master cut off
+// from every other site cannot tell a partition that cost it its place from one that cost it its
+// mirrors; stopping a desk's trading on every network blip would turn a mirror outage into a full
+// outage. What it must never do is push stale data once it knows, and it knows as soon as any site
+// answers: links reconnect to mirrors only after the same partition healed, and every mirror a
+// failover reached no longer accepts this host's key.
+// /run is emptied at boot, so every boot asks again.
 
 export const FENCE_HOOK = '/var/lib/tandem/boot.d/40-tandem-fence';
 export const RUN_FENCE = '/run/tandem-fence/state.json';
+export const WATCH_PID = '/run/tandem-fence/watch.pid';
 export const SPLIT_BRAIN_ROOT = '/var/lib/tandem/split-brain';
+/** The service's stop command, written by tandem when this host becomes master (root's, 0644). */
+export const SERVICE_JSON = '/var/lib/tandem/service.json';
+/** Written by the supervisor (scripts/hosts/hostfiles.ts DAEMON_PID): the daemon to SIGHUP. */
+const DAEMON_PID = '/run/tandem-agent/daemon.pid';
+/** How often a running master asks the other sites for their epoch. */
+export const WATCH_EVERY_MS = 3000;
 
 export interface RunFence {
   readonly fenced: boolean;
@@ -205,119 +222,268 @@ interface Peer {
   hostKey: string;
 }
 
-function peersOf(c: AgentConfig): Peer[] {
+/** Whom to ask: this host's children and every other site its config names (AgentConfig.peers). */
+export function peersOf(c: AgentConfig): Peer[] {
   const out: Peer[] = c.children.map((ch) => ({ site: ch.site, address: ch.address, sshPort: ch.sshPort, hostKey: ch.hostKey }));
-  const extra = (c as AgentConfig & { peers?: Peer[] }).peers ?? [];
-  for (const p of extra) if (!out.some((x) => x.site === p.site) && p.site !== c.site) out.push(p);
+  for (const p of c.peers ?? []) if (!out.some((x) => x.site === p.site) && p.site !== c.site && p.hostKey) out.push({ ...p });
   return out;
 }
 
-function ask(paths: HomePaths, p: Peer, knownHosts: string): EpochAnswer | string {
-  const r = spawnSync(
-    'ssh',
-    [
-      '-i',
-      paths.key,
-      '-p',
-      String(p.sshPort),
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'ConnectTimeout=3',
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      `UserKnownHostsFile=${knownHosts}`,
-      '-o',
-      'StrictHostKeyChecking=yes',
-      '-o',
-      'GlobalKnownHostsFile=/dev/null',
-      `tandem@${p.address}`,
-      'tandem-epoch',
-    ],
-    { encoding: 'utf8', timeout: 8000 },
-  );
-  if (r.status !== 0) return (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(-1)[0];
-  try {
-    const a = JSON.parse(r.stdout.trim().split('\n').slice(-1)[0]) as EpochAnswer;
-    return { ...a, address: p.address };
-  } catch {
-    return `unreadable answer: ${r.stdout.slice(0, 80)}`;
-  }
+/** One peer's epoch over SSH (this host's sync key, the peer's pinned host key); a string says why not. */
+function ask(paths: HomePaths, p: Peer, knownHosts: string): Promise<EpochAnswer | string> {
+  const argv = [
+    '-i',
+    paths.key,
+    '-p',
+    String(p.sshPort),
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=2',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    `tandem@${p.address}`,
+    'tandem-epoch',
+  ];
+  return new Promise((resolve) => {
+    const child = spawn('ssh', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 6000);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve(e.message);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return resolve((err.trim().split('\n').slice(-1)[0] || (signal ? `killed (${signal}) after 6 s` : `exit ${code}`)).trim());
+      try {
+        const a = JSON.parse(out.trim().split('\n').slice(-1)[0]) as EpochAnswer;
+        resolve({ ...a, address: p.address });
+      } catch {
+        resolve(`unreadable answer: ${out.slice(0, 80)}`);
+      }
+    });
+  });
 }
 
 /** Copies (never moves away for good) the data dir into a dated folder before a resync replaces it. */
-function keepAside(dataDir: string): string {
-  const dir = path.join(SPLIT_BRAIN_ROOT, new Date().toISOString().replace(/[:.]/g, '-'));
+function keepAside(dataDir: string, root = SPLIT_BRAIN_ROOT): string {
+  const dir = path.join(root, new Date().toISOString().replace(/[:.]/g, '-'));
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const r = spawnSync('cp', ['-a', `${dataDir.replace(/\/+$/, '')}/.`, dir], { encoding: 'utf8' });
+  const r = spawnSync('cp', ['-a', '--reflink=auto', `${dataDir.replace(/\/+$/, '')}/.`, dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cannot keep the data aside in ${dir}: ${r.stderr.trim()}`);
   fs.rmSync(path.join(dir, '.tandem-staging'), { recursive: true, force: true });
   return dir;
 }
 
+/** Runs the service's stop command (SERVICE_JSON) as root; what happened, in words. */
+function stopService(serviceJson = SERVICE_JSON): string {
+  const svc = readJson<{ stop?: string }>(serviceJson);
+  if (!svc?.stop) return `no service stop command recorded (${serviceJson})`;
+  const r = spawnSync('sh', ['-c', svc.stop], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error || r.status !== 0) return `service stop (${svc.stop}) FAILED: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(-1)[0]}`;
+  return `service stopped (${svc.stop})`;
+}
+
+/** Has the daemon re-read its config and fence now instead of at its next 1 s poll. */
+function signalDaemon(pidFile = DAEMON_PID): void {
+  try {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    if (pid > 0 && sameHostProcess(pid, 'agent.js')) process.kill(pid, 'SIGHUP');
+  } catch {
+    /* no daemon running: it reads both when it starts */
+  }
+}
+
+/** A live process of this host (lab hosts share one pid space: same mount namespace) whose command line has `word`. */
+function sameHostProcess(pid: number, word: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(word) && fs.readlinkSync(`/proc/${pid}/ns/mnt`) === fs.readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return false;
+  }
+}
+
+/** One fence process per host: false when another one runs (the boot hook and a promotion may both start one). */
+function claim(pidFile: string): boolean {
+  try {
+    const other = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    if (other > 0 && other !== process.pid && sameHostProcess(other, 'fence')) return false;
+  } catch {
+    /* none */
+  }
+  fs.mkdirSync(path.dirname(pidFile), { recursive: true, mode: 0o755 });
+  writeFileAtomic(pidFile, `${process.pid}\n`);
+  return true;
+}
+
+/** A child link refused for a stale epoch, as the daemon reports it (its status.json). */
+export function refusedForEpoch(s: AgentStatus | null): string | null {
+  if (!s) return null;
+  for (const ch of s.children ?? []) if (ch.lastError && /stale epoch/.test(ch.lastError)) return `${ch.site}: ${ch.lastError}`;
+  return s.lastError && /stale epoch/.test(s.lastError) ? s.lastError : null;
+}
+
+export interface FenceOptions {
+  /** @default 3000 at boot; WATCH_EVERY_MS while watching */
+  everyMs?: number;
+  /** Give up the boot check after this long (still fenced). @default 1 h */
+  untilMs?: number;
+  node?: string;
+  /** Keep watching while this host is master. @default true */
+  watch?: boolean;
+}
+
 /**
- * `agent.js fence` (root, from the boot hook): the check above, retried every `everyMs` until it
- * is confirmed or demoted (or `untilMs` passes, fenced). Returns the final state.
+ * `agent.js fence` (root; from the boot hook, and started by tandem when a host becomes master):
+ * the boot check, then the watch, as described above. Returns when this host is no longer master
+ * (demoted by itself or by tandem), or 3 when the boot check gave up fenced.
  */
-export async function runFence(paths: HomePaths, opts: { everyMs?: number; untilMs?: number; node?: string } = {}): Promise<number> {
+export async function runFence(paths: HomePaths, opts: FenceOptions = {}): Promise<number> {
+  if (!claim(WATCH_PID)) {
+    process.stderr.write(`fence: another fence process runs (${WATCH_PID}); nothing to do\n`);
+    return 0;
+  }
+  try {
+    return await fenceLoop(paths, opts);
+  } finally {
+    try {
+      if (Number(fs.readFileSync(WATCH_PID, 'utf8').trim()) === process.pid) fs.rmSync(WATCH_PID, { force: true });
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+async function fenceLoop(paths: HomePaths, opts: FenceOptions): Promise<number> {
   const until = Date.now() + (opts.untilMs ?? 3_600_000);
+  const at = () => new Date().toISOString();
+  // Confirmed this boot already (a promotion wrote it, or an earlier fence process): watch only.
+  const first = readJson<RunFence>(RUN_FENCE);
+  let phase: 'boot' | 'watch' = first && !first.fenced ? 'watch' : 'boot';
+  /** A higher epoch this host learned of without reaching the master yet. */
+  let learned: { epoch: number; site: string } | null = null;
+  let serviceStopped = false;
+  let isolatedSince: number | null = null;
+  log('info', `fence: ${phase === 'boot' ? 'boot check' : 'watching the other sites'} (pid ${process.pid})`);
   for (;;) {
     const c = readJson<AgentConfig>(paths.config);
     if (!c || c.role !== 'master') {
-      writeRunFence({ fenced: false, reason: 'not a master', at: new Date().toISOString() });
+      if (phase === 'boot') writeRunFence({ fenced: false, reason: 'not a master', at: at() });
       return 0;
     }
     const peers = peersOf(c);
     if (!peers.length) {
-      writeRunFence({ fenced: false, reason: "no other site in this host's layout", at: new Date().toISOString() });
-      return 0;
+      if (phase === 'boot') writeRunFence({ fenced: false, reason: "no other site in this host's layout", at: at() });
+      if (phase === 'boot' || opts.watch === false) return 0;
+      await pause(paths, opts.everyMs ?? WATCH_EVERY_MS);
+      continue;
     }
     const kh = path.join(paths.stateDir, 'fence_known_hosts');
-    fs.writeFileSync(kh, peers.map((p) => `${p.sshPort === 22 ? p.address : `[${p.address}]:${p.sshPort}`} ${p.hostKey.trim()}`).join('\n') + '\n');
-    const answers = peers.map((p) => ({ p, a: ask(paths, p, kh) }));
+    writeFileAtomic(kh, peers.map((p) => `${p.sshPort === 22 ? p.address : `[${p.address}]:${p.sshPort}`} ${p.hostKey.trim()}`).join('\n') + '\n');
+    const answers = await Promise.all(peers.map(async (p) => ({ p, a: await ask(paths, p, kh) })));
     const ok = answers.filter((x): x is { p: Peer; a: EpochAnswer } => typeof x.a !== 'string');
     const higher = ok.filter((x) => x.a.epoch > c.epoch);
-    const master = higher.find((x) => x.a.role === 'master');
-    if (master && master.a.publicKey) {
-      const kept = demote(paths, c, master.p, master.a, opts.node ?? process.execPath);
-      writeRunFence({ fenced: false, reason: `demoted: ${master.p.site} is master at epoch ${master.a.epoch}; this host is its mirror now`, at: new Date().toISOString(), splitBrainDir: kept });
-      writeFence(paths, {
-        fenced: false,
-        reason: `demoted at boot: ${master.p.site} is master at epoch ${master.a.epoch}`,
-        since: new Date().toISOString(),
-        splitBrainDir: kept,
-        learnedEpoch: master.a.epoch,
-      });
+    const master = higher.find((x) => x.a.role === 'master' && x.a.publicKey);
+    if (master) {
+      stepDown(paths, c, master.p, master.a, opts.node ?? process.execPath, phase, serviceStopped);
       return 0;
     }
     if (higher.length) {
-      writeRunFence({ fenced: true, reason: `epoch ${higher[0].a.epoch} > ${c.epoch} seen at ${higher[0].p.site}; waiting for the current master to answer`, at: new Date().toISOString() });
+      // Replaced, but the new master does not answer yet: stop serving and feeding now.
+      if (!learned) {
+        learned = { epoch: higher[0].a.epoch, site: higher[0].p.site };
+        writeRunFence({ fenced: true, reason: `epoch ${learned.epoch} > ${c.epoch} seen at ${learned.site}; waiting for the current master to answer to become its mirror`, at: at() });
+        signalDaemon();
+        if (phase === 'watch') {
+          const svc = stopService();
+          serviceStopped = true;
+          log('error', `fence: a higher epoch exists (${learned.epoch} at ${learned.site}); fenced; ${svc}`);
+        }
+      }
+    } else if (learned) {
+      // Once replaced, always replaced: only tandem (a failover, service start) lifts this.
     } else if (ok.length) {
-      writeRunFence({ fenced: false, reason: `confirmed by ${ok.map((x) => x.p.site).join(', ')}: no higher epoch than ${c.epoch}`, at: new Date().toISOString() });
-      return 0;
-    } else {
+      if (phase === 'boot' || isolatedSince !== null) {
+        writeRunFence({ fenced: false, reason: `confirmed by ${ok.map((x) => x.p.site).join(', ')}: no higher epoch than ${c.epoch}`, at: at() });
+        if (phase === 'boot') signalDaemon();
+      }
+      phase = 'watch';
+      isolatedSince = null;
+    } else if (phase === 'boot') {
+      writeRunFence({ fenced: true, reason: `reached no other site (${answers.map((x) => `${x.p.site}: ${x.a as string}`).join('; ')}); not serving or feeding until one confirms`, at: at() });
+    } else if (isolatedSince === null) {
+      isolatedSince = Date.now();
       writeRunFence({
-        fenced: true,
-        reason: `reached no other site (${answers.map((x) => `${x.p.site}: ${x.a as string}`).join('; ')}); not serving or feeding until one confirms`,
-        at: new Date().toISOString(),
+        fenced: false,
+        reason: `serving on: reached no other site since ${at()} (${answers.map((x) => `${x.p.site}: ${x.a as string}`).join('; ')}); a master cut off from every site cannot know whether it was replaced; it steps down as soon as one answers with a higher epoch`,
+        at: at(),
       });
+      log('warn', 'fence: no other site answers; serving on and asking again', { every: opts.everyMs ?? WATCH_EVERY_MS });
     }
-    if (Date.now() > until) return 3;
-    await new Promise((r) => setTimeout(r, opts.everyMs ?? 3000));
+    if (phase === 'boot' && Date.now() > until) return 3;
+    if (phase === 'watch' && opts.watch === false) return 0;
+    await pause(paths, opts.everyMs ?? (phase === 'boot' ? 3000 : WATCH_EVERY_MS));
   }
 }
 
-function demote(paths: HomePaths, c: AgentConfig, p: Peer, a: EpochAnswer, node: string): string {
-  const kept = keepAside(c.dataDir);
+/** Sleeps `ms`, or less when the daemon reports a stale-epoch refusal (ask at once). */
+async function pause(paths: HomePaths, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, Math.min(250, end - Date.now())));
+    if (refusedForEpoch(readJson<AgentStatus>(paths.status))) return;
+  }
+}
+
+/**
+ * This master learned that `p` is master at a higher epoch: fence (the daemon stops feeding), stop
+ * the service, keep the data aside, become `p`'s mirror. Each step is logged; a step that fails
+ * does not stop the next (a service that will not stop must not keep the stale feed going).
+ */
+function stepDown(paths: HomePaths, c: AgentConfig, p: Peer, a: EpochAnswer, node: string, phase: 'boot' | 'watch', serviceStopped: boolean): void {
+  const why = `${p.site} is master at epoch ${a.epoch} (this host: epoch ${c.epoch})`;
+  writeRunFence({ fenced: true, reason: `${why}; stepping down`, at: new Date().toISOString() });
+  signalDaemon();
+  const svc = serviceStopped ? 'service already stopped' : stopService();
+  let kept: string | null = null;
+  let keptError: string | null = null;
+  try {
+    kept = keepAside(c.dataDir);
+  } catch (e) {
+    keptError = errMsg(e);
+  }
+  if (!kept) {
+    // Without a copy the resync would overwrite this host's writes: stay fenced instead.
+    writeRunFence({ fenced: true, reason: `${why}; NOT demoted: ${keptError}; free space, then restart the fence (${FENCE_HOOK})`, at: new Date().toISOString() });
+    log('error', `fence: ${why}; cannot keep the data aside (${keptError}); fenced, not demoted`);
+    return;
+  }
+  demote(paths, c, p, a, node);
+  signalDaemon();
+  const when = phase === 'boot' ? 'at boot' : 'while running';
+  writeRunFence({ fenced: false, reason: `demoted ${when}: ${why}; this host is its mirror now; ${svc}`, at: new Date().toISOString(), splitBrainDir: kept });
+  writeFence(paths, { fenced: false, reason: `demoted ${when}: ${why}; ${svc}`, since: new Date().toISOString(), splitBrainDir: kept, learnedEpoch: a.epoch });
+  log('error', `fence: demoted ${when}: ${why}; ${svc}; data kept in ${kept}`);
+}
+
+function demote(paths: HomePaths, c: AgentConfig, p: Peer, a: EpochAnswer, node: string): void {
   const next: AgentConfig = { ...c, role: 'mirror', epoch: a.epoch, feedFrom: p.site, feedFromAddress: p.address, children: [], paused: false, pausedChildren: [] };
   writeFileAtomic(paths.config, JSON.stringify(next, null, 2) + '\n');
   fs.chmodSync(paths.config, 0o644);
   const parts = a.publicKey!.trim().split(/\s+/);
   const line = `restrict,command="${node} ${paths.agentJs} receive",from="${p.address}" ${parts[0]} ${parts[1]} tandem@${p.site}`;
   const ak = path.join(paths.home, '.ssh', 'authorized_keys');
-  writeFileAtomic(ak, `# Managed by tandem (written by the boot fence: demoted to a mirror of ${p.site})\n${line}\n`);
+  writeFileAtomic(ak, `# Managed by tandem (written by the fence: demoted to a mirror of ${p.site})\n${line}\n`);
   fs.chmodSync(ak, 0o644);
   spawnSync('chown', ['-R', 'tandem:tandem', c.dataDir]);
-  return kept;
 }

@@ -82,6 +82,41 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The session's check that this host's config (rewritten by a failover) still lets the sender
+ * feed it: same feeder, not master, no higher epoch. The config is re-read when its mtime changed,
+ * looked at no more than every 100 ms while frames stream: the first frame after a pause (a healed
+ * partition) is always checked.
+ */
+function configStillFeeds(paths: HomePaths): (sender: string, senderEpoch: number) => string | null {
+  let checkedAt = 0;
+  let mtime = -1;
+  let verdict: ((sender: string, senderEpoch: number) => string | null) | null = null;
+  return (sender, senderEpoch) => {
+    const now = Date.now();
+    if (verdict && now - checkedAt < 100) return verdict(sender, senderEpoch);
+    checkedAt = now;
+    let m: number;
+    try {
+      m = fs.statSync(paths.config).mtimeMs;
+    } catch {
+      return `this host's config (${paths.config}) is gone`;
+    }
+    if (m !== mtime || !verdict) {
+      mtime = m;
+      const c = readJson<AgentConfig>(paths.config);
+      verdict = (who, e) => {
+        if (!c) return null; // being rewritten: the next frame looks again
+        if (c.epoch > e) return `stale epoch: sender ${who} has epoch ${e}, this host's config has epoch ${c.epoch} since this link came up; a failover happened since`;
+        if (c.role === 'master') return `this host is the master now (epoch ${c.epoch}); it does not receive from ${who}`;
+        if (c.feedFrom && c.feedFrom !== who) return `this host is fed by ${c.feedFrom} now, not ${who}`;
+        return null;
+      };
+    }
+    return verdict(sender, senderEpoch);
+  };
+}
+
 /** How long a receiver that closed its link waits for its last reply to drain before it exits. */
 const CLOSE_DRAIN_MS = 5000;
 
@@ -114,6 +149,7 @@ function frameReceiver(paths: HomePaths, config: AgentConfig): Promise<number> {
       configEpoch: config.epoch,
       role: config.role,
       exclude: config.exclude,
+      stillValid: configStillFeeds(paths),
       send: (f: Frame) => {
         if (!process.stdout.destroyed) process.stdout.write(encode(f));
       },

@@ -64,6 +64,13 @@ export interface ReceiverOptions {
   maxBody?: number;
   /** This host's exclude patterns: excluded names on the mirror are never "extra". */
   exclude?: readonly string[];
+  /**
+   * Asked before every frame after the HELLO: may this link still feed this host? A reason ends
+   * the link (fatal). A session outlives a failover when its TCP connection survives a network
+   * partition: without this, a demoted master's stream resumed into the old session after the
+   * partition healed and was applied on the new master (found by test/failover/partition.test.ts).
+   */
+  stillValid?: (sender: string, senderEpoch: number) => string | null;
 }
 
 export class ReceiverSession {
@@ -143,7 +150,13 @@ export class ReceiverSession {
     }
   }
 
+  private senderEpoch = 0;
+
   private dispatch(f: Frame): void {
+    if (this.hello && this.o.stillValid) {
+      const why = this.o.stillValid(this.state.sender ?? '', this.senderEpoch);
+      if (why) return this.fatal(why);
+    }
     try {
       this.handle(f);
     } catch (e) {
@@ -169,6 +182,7 @@ export class ReceiverSession {
       const floor = Math.max(this.state.highestEpoch, this.o.configEpoch);
       if (f.epoch < floor) return this.fatal(`stale epoch: sender ${f.site} has epoch ${f.epoch}, this host has seen ${floor}; a failover happened since`);
       this.hello = true;
+      this.senderEpoch = f.epoch;
       this.state.highestEpoch = f.epoch;
       this.state.sender = f.site;
       this.state.updatedAt = Date.now();

@@ -7,10 +7,11 @@
  * host and the step.
  */
 import * as net from 'node:net';
-import type { AgentConfig, AgentStatus } from '../../agent/src/contract';
+import type { AgentConfig, AgentPeer, AgentStatus } from '../../agent/src/contract';
+import { SERVICE_JSON, WATCH_PID } from '../../agent/src/fence';
 import type { Inventory, InventoryHost } from '../../model/inventory';
 import { buildAgentConfig, configFileMode, renderConfig } from '../hosts/config';
-import { asRoot, CONFIG_JSON, startScript, type Supervision } from '../hosts/hostfiles';
+import { asRoot, CONFIG_JSON, STATE_DIR, startScript, type Supervision } from '../hosts/hostfiles';
 import { hostOf } from '../hosts/inventory-check';
 import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY, authorizedKeyLine, authorizedKeysFile, epochAskers, epochQueryLine } from '../hosts/keys';
 import { step, type Connector, type Remote, type SshSettings } from '../hosts/remote';
@@ -146,9 +147,10 @@ export async function digestOf(r: Remote, h: InventoryHost, timeoutMs: number, l
 }
 
 /** Runs the topology's service.start / service.stop on a host. */
-export async function runService(r: Remote, h: InventoryHost, inv: Inventory, verb: 'start' | 'stop', timeoutMs: number): Promise<string> {
+export async function runService(r: Remote, h: InventoryHost, inv: Inventory, verb: 'start' | 'stop', timeoutMs: number, before?: string): Promise<string> {
   const cmd = verb === 'start' ? inv.service.start : inv.service.stop;
-  const res = await step(r, `service ${verb} (${cmd})`, asRoot(h.user, cmd), { timeoutMs });
+  // `before` (fence set-up) rides the same round trip; the service's own exit code decides.
+  const res = await step(r, `service ${verb} (${cmd})`, asRoot(h.user, before ? `${before}\n${cmd}` : cmd), { timeoutMs });
   return (res.stdout.trim() || res.stderr.trim()).split('\n').slice(-1)[0] ?? '';
 }
 
@@ -195,7 +197,9 @@ export interface Reconfigure {
 export async function reconfigureHost(r: Remote, inv: Inventory, site: string, o: Reconfigure, timeoutMs: number): Promise<string[]> {
   const h = hostOf(inv, site);
   // The alert channels stay what the host has (every host carries them: scripts/hosts/config.ts).
-  const cfg = buildAgentConfig(inv, site, { epoch: o.epoch, paused: false, pausedChildren: [] }, o.probe.config?.notify ?? null);
+  const base = buildAgentConfig(inv, site, { epoch: o.epoch, paused: false, pausedChildren: [] }, o.probe.config?.notify ?? null);
+  // Every other site, so this host's fence can ask a new master that was never its child.
+  const cfg: AgentConfig = { ...base, peers: peersFor(inv, site) };
   const config = renderConfig(cfg);
   const parts: string[] = ['set -eu'];
   const wrote: string[] = [`config.json (${h.role}${h.feedFrom ? ` fed by ${h.feedFrom}` : ''}, epoch ${o.epoch})`];
@@ -218,24 +222,58 @@ export async function reconfigureHost(r: Remote, inv: Inventory, site: string, o
     parts.push(`D=${sq(h.dataDir)}; [ -d "$D" ] && chown -R tandem:tandem "$D" || true`);
     wrote.push('dataDir re-owned for the receiver');
   }
+  if (o.probe.config && (o.probe.config.feedFrom !== h.feedFrom || o.probe.config.role !== h.role)) {
+    // A session of the old feeder can outlive the layout (a TCP connection kept across a partition):
+    // end it now. The receiver would refuse its next frame anyway (agent/src/receive-cmd.ts).
+    parts.push(
+      `p=$(cat ${STATE_DIR}/receiver.pid 2>/dev/null || true); if [ -n "$p" ] && grep -q agent.js /proc/$p/cmdline 2>/dev/null && [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; then kill "$p" 2>/dev/null || true; fi`,
+    );
+    wrote.push(`the receiver of ${o.probe.config.feedFrom ?? 'nobody'} ended`);
+  }
   if (o.extra) parts.push(o.extra);
   parts.push(startScript(o.probe.supervision, { restart: false, reload: true, unitChanged: false }).replace(/^set -eu\n/, ''));
   await step(r, 'writing the new layout', asRoot(h.user, parts.join('\n')), { timeoutMs });
   return wrote;
 }
 
-/** Shell that installs the boot fence hook and marks this boot confirmed (the host is master by a failover or by the operator now). */
-export function fenceHookScript(reason: string): string {
+/** Every site but `site`, as its fence reaches them (AgentConfig.peers). */
+export function peersFor(inv: Inventory, site: string): AgentPeer[] {
+  return inv.hosts.filter((h) => h.site !== site && h.hostKey).map((h) => ({ site: h.site, address: h.address, sshPort: h.sshPort, hostKey: h.hostKey! }));
+}
+
+const FENCE_LOG = '/var/lib/tandem/log/fence.log';
+/** Shell test: the fence process of this host runs (lab hosts share a pid space: same mount namespace). */
+const FENCE_RUNNING = `{ p=$(cat ${WATCH_PID} 2>/dev/null) && [ -n "$p" ] && grep -q fence /proc/$p/cmdline 2>/dev/null && [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; }`;
+
+/**
+ * Shell that makes this host a fenced-and-watching master (agent/src/fence.ts): installs the boot
+ * fence hook, records the service's stop command for the fence to run, marks this boot confirmed
+ * (the host is master by a failover or by the operator now) and starts the fence process, which
+ * asks the other sites for their epoch every few seconds for as long as this host is master.
+ */
+export function fenceHookScript(reason: string, service: { stop: string }): string {
   const hook = `#!/bin/sh
 # Managed by tandem (failover / service start): before a master that comes back feeds anyone, ask
-# the other sites whether a higher epoch exists (agent.js fence; see agent/src/fence.ts).
+# the other sites whether a higher epoch exists, then keep asking while it is master
+# (agent.js fence; see agent/src/fence.ts).
 [ -f ${AGENT_JS} ] || exit 0
-exec node ${AGENT_JS} fence >>/var/lib/tandem/log/fence.log 2>&1
+exec node ${AGENT_JS} fence >>${FENCE_LOG} 2>&1
 `;
   const state = JSON.stringify({ fenced: false, reason, at: new Date().toISOString() });
+  const svc = JSON.stringify({ stop: service.stop });
   return `mkdir -p /var/lib/tandem/boot.d /run/tandem-fence
 printf %s ${sq(b64(hook))} | base64 -d > /var/lib/tandem/boot.d/.40-tandem-fence.tmp && chmod 0755 /var/lib/tandem/boot.d/.40-tandem-fence.tmp && mv -f /var/lib/tandem/boot.d/.40-tandem-fence.tmp /var/lib/tandem/boot.d/40-tandem-fence
-printf %s ${sq(state)} > /run/tandem-fence/state.json; chmod 0644 /run/tandem-fence/state.json`;
+printf %s ${sq(svc)} > ${SERVICE_JSON}.tmp && chmod 0644 ${SERVICE_JSON}.tmp && mv -f ${SERVICE_JSON}.tmp ${SERVICE_JSON}
+printf %s ${sq(state)} > /run/tandem-fence/state.json; chmod 0644 /run/tandem-fence/state.json
+${FENCE_RUNNING} || setsid node ${AGENT_JS} fence </dev/null >>${FENCE_LOG} 2>&1 &`;
+}
+
+/**
+ * Shell that ends this host's fence process (it is being demoted by tandem itself: a planned
+ * switchover must not race the fence, which would step down on its own and keep a needless copy).
+ */
+export function stopFenceScript(): string {
+  return `if ${FENCE_RUNNING}; then kill "$p" 2>/dev/null || true; fi; rm -f ${WATCH_PID}`;
 }
 
 /**

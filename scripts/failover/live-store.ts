@@ -76,3 +76,15 @@ export function writeLive(file: string, live: LiveLayout | null): string {
   const rel = path.relative(process.cwd(), file) || file;
   return `live layout recorded in ${rel} (${LIVE_KEY}: master ${live?.master ?? '-'}, epoch ${live?.epoch ?? '-'}); review with "git diff ${rel}" and commit ${rel}, so pulumi up and every tandem command keep this layout`;
 }
+
+/**
+ * The live layout without the fenced sites that have rejoined: each is now an in-sync mirror at the
+ * live epoch or later (as a status run sees it). Null when nothing changes. Pure; a caller that
+ * gets a layout records it with writeLive.
+ */
+export function clearRejoined(live: LiveLayout | null, mirrors: readonly { site: string; role: string; epoch: number | null; inSync: boolean }[]): LiveLayout | null {
+  if (!live?.fenced.length) return null;
+  const back = new Set(mirrors.filter((m) => m.role === 'mirror' && m.inSync && (m.epoch ?? 0) >= live.epoch).map((m) => m.site));
+  const fenced = live.fenced.filter((f) => !back.has(f));
+  return fenced.length === live.fenced.length ? null : { ...live, fenced };
+}

@@ -12,7 +12,7 @@ import { applyLiveToInventory } from '../hosts/target';
 import type { Connector, Remote, SshSettings } from '../hosts/remote';
 import { mapParallel } from '../hosts/parallel';
 import type { AddressDriver } from './drivers/types';
-import { answers, copyDifferences, digestOf, fenceHookScript, probeHost, reconfigureHost, runService, Sessions, waitAnswers, type HostProbe } from './hosts';
+import { answers, copyDifferences, digestOf, fenceHookScript, probeHost, reconfigureHost, runService, Sessions, stopFenceScript, waitAnswers, type HostProbe } from './hosts';
 import { Journal, journalDir, saveRecord, type JournalRecord } from './journal';
 import { writeLive } from './live-store';
 import { chooseTarget, checkTo, FailoverInputError, masterHost, nextEpoch, nextLive, type HostView } from './plan';
@@ -68,6 +68,12 @@ function viewOf(site: string, s: Seen): HostView {
   const epoch = Math.max(p?.config?.epoch ?? 0, rv?.highestEpoch ?? 0, p?.status?.epoch ?? 0);
   const fresh = !!p?.status && p.hostNow - Date.parse(p.status.updatedAt) < 5_000;
   return { site, reachable: !!p, position, epoch, agentRunning: fresh && !!p?.status?.running };
+}
+
+/** A mirror whose receiver is in sync with its feeder now (status.json fresh, receiver in sync). */
+function fresh(p: HostProbe): boolean {
+  const st = p.status;
+  return !!st && p.hostNow - Date.parse(st.updatedAt) < 5_000 && !!p.receiver && (st as { inSync?: boolean }).inSync === true;
 }
 
 async function probeAll(inv: Inventory, sessions: Sessions, timeoutMs: number): Promise<Map<string, Seen>> {
@@ -174,7 +180,7 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
       const mr = await sessions.get(master.site);
       await journal.step(
         `stop the service on ${master.site}`,
-        () => runService(mr, master, inv, 'stop', STEP_MS),
+        () => runService(mr, master, inv, 'stop', STEP_MS, stopFenceScript()),
         (o) => o,
       );
       // Drain and verify in one: the digests of dataDir on both are equal once every change
@@ -199,7 +205,7 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
           await journal
             .step(
               `restart the service on ${master.site} (switchover abandoned)`,
-              () => runService(mr, master, inv, 'start', STEP_MS),
+              () => runService(mr, master, inv, 'start', STEP_MS, fenceHookScript(`switchover to ${target.site} abandoned; master again`, inv.service)),
               (o) => o,
             )
             .catch(() => undefined);
@@ -234,7 +240,7 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
         await journal
           .step(
             `stop the service on ${master.site}`,
-            () => runService(mr, master, inv, 'stop', STEP_MS),
+            () => runService(mr, master, inv, 'stop', STEP_MS, stopFenceScript()),
             (o) => o,
           )
           .catch((e) => journal.missed.push({ site: master.site, why: `service stop: ${(e as Error).message.split('\n')[0]}` }));
@@ -245,6 +251,13 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
     const reason =
       req.kind === 'failback' ? `failback ${master.site} -> ${target.site}` : req.planned ? `planned switchover ${master.site} -> ${target.site}` : `unplanned failover: ${master.site} down`;
     const oldMasterDone = { v: false };
+    /** Sites this failover wrote the new layout on: a fenced one has rejoined as a mirror (or is the master). */
+    const rejoined = new Set<string>();
+    // A site fenced earlier that demoted itself since (its fence found the higher epoch) and is in sync.
+    for (const f of req.live?.fenced ?? []) {
+      const p = seen.get(f)?.probe;
+      if (p?.config?.role === 'mirror' && p.config.epoch >= (req.live?.epoch ?? 0) && p.receiver?.highestEpoch !== undefined && fresh(p)) rejoined.add(f);
+    }
     const draft = nextLive({ epoch, master: target.site, reason, fenced: [] });
     next = applyLiveToInventory(inv, req.topology, draft);
     // applyLive works from the stack file's topology: check the layout it gives has target as master.
@@ -258,9 +271,10 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
       const p = seen.get(h.site)!.probe!;
       const r = await sessions.get(h.site);
       const demoted = h.site === master.site;
-      const extra = h.site === target.site ? fenceHookScript(`promoted by ${kind} failover at epoch ${epoch}`) : undefined;
+      const extra = h.site === target.site ? fenceHookScript(`promoted by ${kind} failover at epoch ${epoch}`, next.service) : undefined;
       const w = await reconfigureHost(r, next, h.site, { epoch, publicKeys: keys, probe: p, demoted, extra }, STEP_MS);
       if (demoted) oldMasterDone.v = true;
+      rejoined.add(h.site);
       return w;
     };
     const toHost = next.hosts.find((h) => h.site === target.site)!;
@@ -337,7 +351,8 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
     await othersDone;
     journal.serviceAnsweredAt = answered;
 
-    const fenced = oldMasterDone.v ? [] : [master.site];
+    // Still fenced: the old master if it was not reached, and earlier fenced sites that have not rejoined.
+    const fenced = [...(req.live?.fenced ?? []), ...(oldMasterDone.v ? [] : [master.site])].filter((f) => f !== target.site && !rejoined.has(f));
     live = nextLive({ epoch, master: target.site, reason, fenced });
     next = applyLiveToInventory(inv, req.topology, live);
     liveHint = await journal.step(

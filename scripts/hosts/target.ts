@@ -27,6 +27,11 @@ export interface Target {
   readonly stackFile?: string;
   /** The live layout (`tandem:live`) the inventory was re-rooted with; null: none recorded. */
   readonly live?: LiveLayout | null;
+  /**
+   * True: an inventory alone, no stack file found: its roles are those of the `pulumi up` that
+   * wrote it and a failover since may have changed them. Commands that act on roles ask the hosts.
+   */
+  readonly liveUnknown?: boolean;
 }
 
 /**
@@ -110,7 +115,26 @@ export async function resolveTarget(a: TargetOptions, labReader: () => LabReader
       const live = liveOf(file);
       return { inventory: checked(applyLiveToInventory(inventory, topology, live), a.inventory), from: a.inventory, topology, stackFile: file, live };
     }
-    return { inventory, from: a.inventory };
+    // An inventory alone names the roles of the `pulumi up` that wrote it; a failover since then is
+    // recorded only in the stack file. The stack's own file, where Pulumi keeps it
+    // (stacks/Pulumi.<customer>.yaml from the project root, Pulumi.yaml's stackConfigDir), is used
+    // when it is there; otherwise the caller gets the inventory as it is, marked liveUnknown
+    // (service and failover then check with the hosts themselves, or refuse).
+    const own = path.join(process.cwd(), 'stacks', `Pulumi.${inventory.customer}.yaml`);
+    if (fs.existsSync(own)) {
+      const { file, topology } = readStack({ file: own });
+      if (topology.customer === inventory.customer) {
+        const live = liveOf(file);
+        return {
+          inventory: checked(applyLiveToInventory(inventory, topology, live), a.inventory),
+          from: `${a.inventory} (live layout from ${path.relative(process.cwd(), file)})`,
+          topology,
+          stackFile: file,
+          live,
+        };
+      }
+    }
+    return { inventory, from: a.inventory, liveUnknown: true };
   }
   const { file, topology } = readStack(a);
   const live = liveOf(file);

@@ -4,7 +4,7 @@
  * answers on its health port at the master's address and at the service address (VIP).
  */
 import type { Inventory, InventoryHost } from '../../model/inventory';
-import { answers, authorizeEpochQueries, fenceHookScript, runService, Sessions, waitAnswers } from '../failover/hosts';
+import { answers, authorizeEpochQueries, fenceHookScript, probeHost, runService, Sessions, waitAnswers } from '../failover/hosts';
 import { asRoot } from '../hosts/hostfiles';
 import { step } from '../hosts/remote';
 import type { Connector, SshSettings } from '../hosts/remote';
@@ -39,6 +39,37 @@ export function currentMaster(inv: Inventory, site?: string): InventoryHost {
   return m;
 }
 
+/**
+ * The hosts are the truth about who is master: each one's config names its role and epoch (a
+ * failover rewrites them; a demoted master rewrites its own). An inventory made before a failover,
+ * or a stack file whose tandem:live was not committed, names an old master: starting the service
+ * there would be split brain by hand. Refused, naming who the hosts say is master.
+ */
+async function checkWithHosts(inv: Inventory, m: InventoryHost, sessions: Sessions): Promise<void> {
+  const seen = await Promise.all(
+    inv.hosts.map(async (h) => {
+      try {
+        const p = await probeHost(await sessions.get(h.site), h, 10_000);
+        return p.config ? { site: h.site, role: p.config.role, epoch: Math.max(p.config.epoch, p.receiver?.highestEpoch ?? 0) } : null;
+      } catch {
+        sessions.drop(h.site);
+        return null;
+      }
+    }),
+  );
+  const known = seen.filter((x): x is { site: string; role: 'master' | 'mirror'; epoch: number } => !!x);
+  const top = Math.max(0, ...known.map((x) => x.epoch));
+  const masters = known.filter((x) => x.role === 'master' && x.epoch === top);
+  const mine = known.find((x) => x.site === m.site);
+  const fix = `the inventory or the stack file's tandem:live is older than the last failover: name the stack file (tandem:live) with --stack ${inv.customer} or its path, or regenerate the inventory (pulumi up, then pulumi stack output inventory --json)`;
+  if (masters.length && !masters.some((x) => x.site === m.site)) {
+    throw new ServiceInputError(
+      `the hosts say ${masters.map((x) => x.site).join(', ')} is master at epoch ${top}, not ${m.site}${mine ? ` (${m.site}: ${mine.role}, epoch ${mine.epoch})` : ''}; ${fix}`,
+    );
+  }
+  if (mine && mine.role !== 'master') throw new ServiceInputError(`${m.site} says it is a ${mine.role} at epoch ${mine.epoch}; ${fix}`);
+}
+
 export async function serviceAction(inv: Inventory, action: 'start' | 'stop' | 'status', o: { connect: Connector; ssh: SshSettings; site?: string; waitMs?: number }): Promise<ServiceReport> {
   const t0 = Date.now();
   const m = currentMaster(inv, o.site);
@@ -47,12 +78,13 @@ export async function serviceAction(inv: Inventory, action: 'start' | 'stop' | '
   if (action !== 'status') {
     const sessions = new Sessions(inv, o.connect, { ...o.ssh, retries: 0 });
     try {
+      await checkWithHosts(inv, m, sessions);
       const r = await sessions.get(m.site);
       if (action === 'start') {
         // A master that reboots asks the other sites before it feeds again (agent/src/fence.ts):
         // every host lets every site ask its epoch, and the master gets the boot hook.
         const missed = await authorizeEpochQueries(inv, sessions, 30_000);
-        await step(r, 'installing the boot fence hook', asRoot(m.user, fenceHookScript('service started on the master by the operator')), { timeoutMs: 30_000 });
+        await step(r, 'installing the boot fence hook', asRoot(m.user, fenceHookScript('service started on the master by the operator', inv.service)), { timeoutMs: 30_000 });
         if (missed.length) fenceNote = `epoch queries not authorized on ${missed.join(', ')} (unreachable)`;
       }
       output = await runService(r, m, inv, action, 60_000);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { applyLiveToInventory, deriveInventory } from '../../scripts/hosts/target';
-import { withLive, writeLive } from '../../scripts/failover/live-store';
+import { clearRejoined, withLive, writeLive } from '../../scripts/failover/live-store';
 import { parseTopology, parseTopologyFile } from '../../model/topology/load';
 import type { LiveLayout } from '../../model/live';
 
@@ -87,4 +87,21 @@ ${live}`;
     const inv = deriveInventory(r.topology!)!;
     expect(applyLiveToInventory(inv, r.topology!, null)).toBe(inv);
   });
+});
+
+describe('clearRejoined (a fenced site that came back as an in-sync mirror)', () => {
+  const m = (site: string, role: string, epoch: number | null, inSync: boolean) => ({ site, role, epoch, inSync });
+  it.each([
+    ['in sync at the live epoch: cleared', [m('ny', 'mirror', 3, true)], []],
+    ['in sync at a later epoch: cleared', [m('ny', 'mirror', 4, true)], []],
+    ['a mirror still catching up stays fenced', [m('ny', 'mirror', 3, false)], null],
+    ['still master at an older epoch (not demoted yet) stays fenced', [m('ny', 'master', 2, false)], null],
+    ['a mirror at an older epoch (never learned of the failover) stays fenced', [m('ny', 'mirror', 2, true)], null],
+    ['unreachable (no row) stays fenced', [m('ams', 'mirror', 3, true)], null],
+  ] as const)('%s', (_n, rows, want) => {
+    const r = clearRejoined(LIVE, rows);
+    if (want === null) expect(r).toBeNull();
+    else expect(r).toEqual({ ...LIVE, fenced: want });
+  });
+  it('no fenced sites: nothing to do', () => expect(clearRejoined({ ...LIVE, fenced: [] }, [m('ny', 'mirror', 3, true)])).toBeNull());
 });
