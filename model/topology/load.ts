@@ -11,7 +11,7 @@ import { closest } from './suggest';
 import { checkHostKey } from './hostkey';
 import { metroOf, REGIONS } from './regions';
 // Value rules shared with the inventory check (scripts/hosts/inventory-check.ts).
-import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, SITE_NAME_RE, USER_RE } from './rules';
+import { checkAddress, checkDataDir, checkExclude, checkRpoTargetS, checkRtoTargetS, CUSTOMER_RE, SITE_NAME_RE, USER_RE, type RuleResult } from './rules';
 import {
   COLD_REFRESH_MAX_H,
   DEFAULT_SIZES,
@@ -151,13 +151,33 @@ function err(p: string, message: string): Issue {
 
 const TOP_KEYS = ['config', 'encryptionsalt', 'secretsprovider', 'encryptedkey'];
 const TANDEM_KEYS = ['tandem:customer', 'tandem:topology', LIVE_KEY];
-const TOPOLOGY_KEYS = ['dataDir', 'exclude', 'service', 'adminCidrs', 'allowOpenSsh', 'adminKeys', 'dns', 'sites', 'notify'];
+const TOPOLOGY_KEYS = ['dataDir', 'exclude', 'service', 'adminCidrs', 'allowOpenSsh', 'adminKeys', 'dns', 'sites', 'notify', 'rtoTargetS', 'rpoTargetS'];
 const NOTIFY_KEYS = ['webhooks', 'email', 'reminderMin', 'announceLeadMin'];
 const WEBHOOK_KEYS = ['url', 'tokenEnv'];
 const EMAIL_KEYS = ['smtp', 'from', 'to', 'user', 'passwordEnv'];
 const SERVICE_KEYS = ['start', 'stop', 'healthPort'];
 const DNS_KEYS = ['zone', 'name', 'ttl'];
-const SITE_KEYS = ['name', 'role', 'provider', 'region', 'size', 'diskGb', 'failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit', 'coldRefreshH', 'address', 'hostKey', 'user', 'sshPort', 'lab'];
+const SITE_KEYS = [
+  'name',
+  'role',
+  'provider',
+  'region',
+  'size',
+  'diskGb',
+  'failover',
+  'syncIntervalS',
+  'relayVia',
+  'bandwidthMbit',
+  'coldRefreshH',
+  'rtoTargetS',
+  'rpoTargetS',
+  'address',
+  'hostKey',
+  'user',
+  'sshPort',
+  'lab',
+];
+const TARGET_KEYS = ['rtoTargetS', 'rpoTargetS'] as const;
 const MIRROR_ONLY = ['failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit', 'coldRefreshH'];
 
 const LAB_KEYS = ['linkMbit', 'diskMb'];
@@ -247,6 +267,23 @@ class Validator {
     return v;
   }
 
+  /** rtoTargetS / rpoTargetS of a site or of the topology: absent, or valid, or an error (returned as null). */
+  private targets(obj: Obj, p: string): { rtoTargetS?: number; rpoTargetS?: number } | null {
+    const out: { rtoTargetS?: number; rpoTargetS?: number } = {};
+    let ok = true;
+    for (const k of TARGET_KEYS) {
+      const v = obj[k];
+      if (v === undefined || v === null) continue;
+      const r: RuleResult<number> = k === 'rtoTargetS' ? checkRtoTargetS(v) : checkRpoTargetS(v);
+      const fp = `${p}.${k}`.replace(/^\./, '');
+      if (!r.ok) {
+        this.error(fp, `${fp} ${show(v)} ${r.why}`);
+        ok = false;
+      } else out[k] = r.value;
+    }
+    return ok ? out : null;
+  }
+
   run(root: unknown, stackName: string | undefined): Topology | undefined {
     if (!isObj(root)) {
       this.error('config', `the file is not a Pulumi stack config; it must be a mapping with a "config:" key holding tandem:customer and tandem:topology`);
@@ -278,8 +315,9 @@ class Validator {
     const adminKeys = this.adminKeys(t.adminKeys);
     const dns = this.dns(t.dns);
     const notify = this.notify(t.notify);
+    const targets = this.targets(t, '');
     const parsed = this.sites(t.sites, yp);
-    if (parsed) this.crossChecks(parsed.sites, parsed.raw, parsed.complete);
+    if (parsed) this.crossChecks(parsed.sites, parsed.raw, parsed.complete, targets ?? {});
     if (adminKeys && adminKeys.length === 0 && parsed?.sites.some((s) => s.provider !== 'offcloud')) {
       this.warn(
         'adminKeys',
@@ -287,13 +325,13 @@ class Validator {
       );
     }
 
-    if (customer === undefined || dataDir === undefined || !service || !adminCidrs || !adminKeys || dns === undefined || notify === undefined || !parsed?.complete) {
+    if (customer === undefined || dataDir === undefined || !service || !adminCidrs || !adminKeys || dns === undefined || notify === undefined || !targets || !parsed?.complete) {
       return undefined;
     }
     // `relayVia: <the master>` means the same as no relayVia; one spelling downstream.
     const masterName = parsed.sites.find((x) => x.role === 'master')?.name;
     const sites = parsed.sites.map((x) => (x.role === 'mirror' && x.relayVia === masterName ? { ...x, relayVia: null } : x));
-    return { customer, dataDir, exclude, service, adminCidrs, allowOpenSsh, adminKeys, dns, sites, ...(notify ? { notify } : {}) };
+    return { customer, dataDir, exclude, service, adminCidrs, allowOpenSsh, adminKeys, dns, sites, ...(notify ? { notify } : {}), ...targets };
   }
 
   private customer(v: unknown, stackName: string | undefined): string | undefined {
@@ -686,7 +724,16 @@ class Validator {
       for (const k of MIRROR_ONLY) {
         if (raw[k] !== undefined) this.error(`${p}.${k}`, `${p}.${k} is only for mirrors; the master feeds the others — remove it from ${typeof name === 'string' ? `"${name}"` : p}`);
       }
+      for (const k of TARGET_KEYS) {
+        if (raw[k] !== undefined) {
+          this.error(
+            `${p}.${k}`,
+            `${p}.${k} is only for mirrors (a failover's target is judged by it, and the master is not one); set it on the mirrors, or once for all of them at tandem:topology.${k}`,
+          );
+        }
+      }
     }
+    const siteTargets = role === 'master' ? {} : this.targets(raw, p);
     let failover: FailoverMode = 'warm';
     if (raw.failover !== undefined && raw.failover !== null) {
       if (!FAILOVER_MODES.includes(raw.failover as never)) {
@@ -740,7 +787,7 @@ class Validator {
       lab,
     };
     if (role === 'master') return { ...base, role: 'master' };
-    return { ...base, role: 'mirror', failover, syncIntervalS, relayVia, bandwidthMbit, ...(coldRefreshH !== undefined ? { coldRefreshH } : {}) };
+    return { ...base, role: 'mirror', failover, syncIntervalS, relayVia, bandwidthMbit, ...(coldRefreshH !== undefined ? { coldRefreshH } : {}), ...siteTargets };
   }
 
   /**
@@ -748,7 +795,7 @@ class Validator {
    * shows at once); counts and names then come from the raw entries, so a master with a typo
    * in its region is not also reported as "no master".
    */
-  private crossChecks(sites: readonly Site[], raw: readonly Obj[], complete: boolean): void {
+  private crossChecks(sites: readonly Site[], raw: readonly Obj[], complete: boolean, topTargets: { rtoTargetS?: number; rpoTargetS?: number }): void {
     const byName = new Map<string, Site>();
     const rawNames = raw.map((r) => r.name).filter((n): n is string => typeof n === 'string');
     for (const s of sites) {
@@ -845,6 +892,20 @@ class Validator {
       this.warn(
         `sites[${m.index}].bandwidthMbit`,
         `sites[${m.index}] "${m.name}" syncs ${mode} over a ${cap} Mbit/s cap: expect about ${secPerMiB.toFixed(1)} s of lag for every MiB changed in a burst (a 100 MiB burst: about ${fmtDuration(secPerMiB * 100)}); raise bandwidthMbit to ${SLOW_LINK_MBIT} or more, or set syncIntervalS to 60 or more to batch`,
+      );
+    }
+    // An RPO target the mirror's own schedule cannot meet: a drill would fail it every time.
+    for (const m of mirrors) {
+      const rpo = m.rpoTargetS ?? topTargets.rpoTargetS;
+      if (rpo === undefined) continue;
+      const from = m.rpoTargetS !== undefined ? `sites[${m.index}].rpoTargetS` : 'rpoTargetS';
+      const stale = m.failover === 'cold' && m.coldRefreshH !== undefined ? m.coldRefreshH * 3600 : m.syncIntervalS;
+      if (stale <= rpo) continue;
+      const how = m.failover === 'cold' && m.coldRefreshH !== undefined ? `is a cold mirror refreshed every ${m.coldRefreshH} h` : `syncs every ${m.syncIntervalS} s`;
+      const fix = m.failover === 'cold' && m.coldRefreshH !== undefined ? 'refresh it more often (coldRefreshH)' : `set syncIntervalS to ${Math.floor(rpo)} or less`;
+      this.warn(
+        `sites[${m.index}].rpoTargetS`,
+        `sites[${m.index}] "${m.name}" ${how}, so an unplanned failover to it can lose up to ${fmtDuration(stale)} of writes: ${from} ${rpo} s cannot be met; ${fix}, or raise the target to ${stale} s or more`,
       );
     }
     for (const m of mirrors) {

@@ -71,3 +71,27 @@ export function checkExclude(p: unknown): RuleResult {
   if (p === '/') return { ok: false, why: 'would exclude the whole dataDir; name the files or folders to leave out' };
   return { ok: true, value: p };
 }
+
+/** Longest RTO target: a day. A failover slower than that is a rebuild, not a failover. */
+export const RTO_TARGET_MAX_S = 86_400;
+/** Longest RPO target: 30 days, the oldest a refreshed cold mirror may be (COLD_REFRESH_MAX_H). */
+export const RPO_TARGET_MAX_S = 720 * 3600;
+
+/**
+ * rtoTargetS: seconds from the fault to the service answering again; more than 0 (no failover is
+ * instant), fractions allowed. `why` continues `<path> <value> `.
+ */
+export function checkRtoTargetS(v: unknown): RuleResult<number> {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > RTO_TARGET_MAX_S) {
+    return { ok: false, why: `is not allowed; rtoTargetS is the seconds from a fault to the service answering again: a number above 0 and at most ${RTO_TARGET_MAX_S}, e.g. 10` };
+  }
+  return { ok: true, value: v };
+}
+
+/** rpoTargetS: seconds of writes an unplanned failover may lose; 0 (nothing) allowed. */
+export function checkRpoTargetS(v: unknown): RuleResult<number> {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > RPO_TARGET_MAX_S) {
+    return { ok: false, why: `is not allowed; rpoTargetS is the seconds of writes a failover may lose: a number from 0 to ${RPO_TARGET_MAX_S}, e.g. 5 (0: nothing may be lost)` };
+  }
+  return { ok: true, value: v };
+}

@@ -87,6 +87,18 @@ export interface MirrorSite extends SiteBase {
    * a cold mirror is never weeks stale. Whole hours, 1..720. @default absent (never refreshed)
    */
   readonly coldRefreshH?: number;
+  /**
+   * Recovery time objective of a failover to this mirror, seconds: fault (or the switchover
+   * command) to the service answering again. Drills are judged against it.
+   * @default the topology's rtoTargetS, else by failover mode (see ./targets.ts)
+   */
+  readonly rtoTargetS?: number;
+  /**
+   * Recovery point objective of an unplanned failover to this mirror, seconds of writes that may
+   * be lost. A planned switchover is always held to 0.
+   * @default the topology's rpoTargetS, else by failover mode and interval (see ./targets.ts)
+   */
+  readonly rpoTargetS?: number;
 }
 
 export type Site = MasterSite | MirrorSite;
@@ -115,6 +127,10 @@ export interface Topology {
   readonly sites: readonly Site[];
   /** Where alerts and announcements go (`notify:`); absent when the stack has none. */
   readonly notify?: NotifySpec;
+  /** RTO target of a failover to any mirror that does not set its own, seconds. @default by failover mode (./targets.ts) */
+  readonly rtoTargetS?: number;
+  /** RPO target of an unplanned failover to any mirror that does not set its own, seconds. @default by failover mode (./targets.ts) */
+  readonly rpoTargetS?: number;
 }
 
 /** A webhook: JSON POST to `url`; a bearer token, if any, read from the environment variable `tokenEnv`. */

@@ -97,6 +97,12 @@ export interface DrillResult {
   readonly journalFiles: readonly string[];
   /** Why the drill failed to run (not a failed check); null when it ran. */
   readonly error: string | null;
+  /** Set when the layout cannot run this scenario (e.g. cold-standby without a cold mirror): not a pass. */
+  readonly notApplicable?: string | null;
+  /** The load generator's records file on the hosts (inside dataDir). */
+  readonly recordsFile?: string;
+  /** One per master the load generator ran on: its tag, where it started and the highest sequence it confirmed. */
+  readonly segments?: readonly { site: string; tag: string; firstSeq: number; confirmedSeq: number; end: string }[];
 }
 
 /** What `tandem drill --report <dir>` wrote. */

@@ -434,7 +434,7 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
       topo(o).sites[1].colour = 'blue';
     },
     [
-      `sites[1].colour: unknown key (line 34); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, coldRefreshH, address, hostKey, user, sshPort, lab`,
+      `sites[1].colour: unknown key (line 34); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, coldRefreshH, rtoTargetS, rpoTargetS, address, hostKey, user, sshPort, lab`,
     ],
   ],
   [
