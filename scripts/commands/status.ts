@@ -39,7 +39,22 @@ export async function handler(a: Args): Promise<void> {
   if (a.watch) return watch(a, target.inventory.customer, once);
   const v = assess(await once());
   process.stdout.write(`${a.json ? renderJson(target.inventory.customer, v, Date.now() - t0) : renderTable(v)}\n`);
+  await recordRejoined(target, v.rows);
   if (!v.ok) throw new CommandError('', EXIT.degraded);
+}
+
+/**
+ * A site fenced at a failover that is now an in-sync mirror at the live epoch has rejoined: its
+ * `fenced:` entry leaves tandem:live in the stack file (told on stderr, like every live-layout write).
+ */
+async function recordRejoined(target: import('../hosts/target').Target, rows: readonly import('../status/verdict').HostRow[]): Promise<void> {
+  if (!target.stackFile || !target.live?.fenced.length) return;
+  const { clearRejoined, writeLive } = await import('../failover/live-store');
+  const next = clearRejoined(
+    target.live,
+    rows.map((r) => ({ site: r.site, role: r.role, epoch: r.epoch, inSync: r.state === 'in-sync' })),
+  );
+  if (next) process.stderr.write(`rejoined as in-sync mirrors: ${target.live.fenced.filter((f) => !next.fenced.includes(f)).join(', ')}; ${writeLive(target.stackFile, next)}\n`);
 }
 
 /** Until --count rounds, Ctrl-C or SIGTERM; exits as the last round's verdict (0 OK, 3 DEGRADED). */
