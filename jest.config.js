@@ -3,10 +3,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // The seeded differential test still finds divergences (issue 8 stays open): it runs on its
-  // own with `npm run test:differential`, not in `npm test`, until it finds none.
-  // The drills (test/drill/) run every failover scenario on one lab back to back: the slower
-  // suite `npm run test:drills`, which .ci/run also runs after `npm test`.
+  // The slower suite, `npm run test:slow`, which .ci/run runs after `npm test`: the drills
+  // (test/drill/: every failover scenario on one lab, back to back) and the differential test
+  // on a lab with ssh, rsync and a relay (the local one is in `npm test`).
   testPathIgnorePatterns: ['/node_modules/', '/test/agent/differential\\.test\\.ts$', '/test/drill/'],
   transform: {
     // Type-checking is done once by `tsc --noEmit` in `npm test`; jest only transpiles, file by

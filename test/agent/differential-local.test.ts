@@ -17,7 +17,7 @@
  * The lab run with ssh, rsync and a relay is `npm run test:differential` and bench/differential.ts.
  */
 import * as fs from 'fs';
-import { OpGen, formatDiffs, formatOps, type Op } from '../support/fsops';
+import { OpGen, formatDiffs, formatOps, pwritten } from '../support/fsops';
 import { runLocal } from '../support/difflocal';
 import { agentBundle } from './helpers';
 
@@ -30,26 +30,6 @@ const SEEDS = [1, 2, 3, RANDOM_SEED];
 beforeAll(() => {
   agentBundle();
 });
-
-/** Paths (relative to the run dir) that a pwrite touched, followed through later renames of them or of a parent. */
-function pwritten(ops: readonly Op[]): Set<string> {
-  let names = new Set<string>();
-  for (const o of ops) {
-    if (o.op === 'pwrite') names.add(o.p);
-    else if (o.op === 'rename') {
-      const moved = new Set<string>();
-      for (const n of names) {
-        if (n === o.from) moved.add(o.to);
-        else if (n.startsWith(`${o.from}/`)) moved.add(o.to + n.slice(o.from.length));
-        else moved.add(n);
-      }
-      names = moved;
-    } else if (o.op === 'link') {
-      if (names.has(o.from)) names.add(o.to);
-    }
-  }
-  return names;
-}
 
 describe.each(SEEDS.map((s) => [s]))('seed %i', (seed) => {
   test(`${OPS} random ops: status in sync means equal but for the documented limit; a verify pass makes it exactly equal`, async () => {
