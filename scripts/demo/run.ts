@@ -1,6 +1,6 @@
 /**
  * The quick start (`npm run lab` = `tandem lab demo --stack lab`): a clear sequence of steps on
- * the local lab. Later steps (agent install, mirroring, a drill, the report) are added to STEPS.
+ * the local lab. Later steps (agent install, mirroring, failover, a drill and its report) are added to STEPS.
  */
 import type { Inventory } from '../../model/inventory';
 import { summarize } from '../../model/topology/summary';
@@ -10,6 +10,7 @@ import { formatStatus, labStatus } from '../lab/status';
 import { labUp } from '../lab/up';
 import { OPERATOR_DEMO_STEPS } from './operator-steps';
 import { FAILOVER_DEMO_STEPS } from './failover-steps';
+import { DRILL_DEMO_STEPS } from './drill-steps';
 
 export interface DemoContext {
   readonly topology: Topology;
@@ -61,6 +62,8 @@ export const STEPS: DemoStep[] = [
 STEPS.push(...OPERATOR_DEMO_STEPS);
 // Service, a planned switchover, a failback and their timelines: scripts/demo/failover-steps.ts
 STEPS.push(...FAILOVER_DEMO_STEPS);
+// A master-crash drill under load, and where its report and picture are: scripts/demo/drill-steps.ts
+STEPS.push(...DRILL_DEMO_STEPS);
 
 export async function runDemo(topology: Topology, out: (line: string) => void, stackFile?: string): Promise<DemoContext> {
   const ctx: DemoContext = { topology, out, stackFile };
