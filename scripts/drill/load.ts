@@ -8,7 +8,7 @@
  * master it continues from the last sequence present there, under a new tag (one per segment), so
  * a record lost at the failover is still told apart from the one that took its number.
  */
-import type { Client, ClientChannel } from 'ssh2';
+import type { ClientChannel } from 'ssh2';
 import type { Inventory, InventoryHost } from '../../model/inventory';
 import { asRoot } from '../hosts/hostfiles';
 import { openSession, type SshSession } from '../ssh';
@@ -79,39 +79,6 @@ export function writeTimeOf(seg: Segment, seq: number): number | null {
   return null;
 }
 
-interface Streaming {
-  readonly client: Client;
-}
-
-/**
- * Runs one command on a session with its output streamed line by line. SshSession (scripts/ssh)
- * only returns output when a command ends; this reaches its ssh2 client for a long-running
- * channel (a streaming exec on SshSession would be the clean home for it).
- */
-function streamExec(s: SshSession, command: string, onLine: (line: string) => void): Promise<{ channel: ClientChannel; closed: Promise<number | null> }> {
-  const client = (s as unknown as Streaming).client;
-  return new Promise((resolve, reject) => {
-    client.exec(command, (err, ch) => {
-      if (err) return reject(err);
-      let buf = '';
-      ch.on('data', (d: Buffer) => {
-        buf += d.toString('utf8');
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          onLine(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      });
-      ch.stderr.on('data', () => undefined);
-      let code: number | null = null;
-      ch.on('exit', (c: number | null) => (code = c));
-      const closed = new Promise<number | null>((r) => ch.once('close', () => r(code)));
-      ch.on('error', () => undefined);
-      resolve({ channel: ch, closed });
-    });
-  });
-}
-
 export interface LoadOptions {
   readonly rate: number;
   /** Path of the records file on the host (inside dataDir). */
@@ -159,7 +126,7 @@ export class LoadGenerator {
         seg.reports.push([n, Number(m[3])]);
       }
     };
-    const { channel, closed } = await streamExec(session, asRoot(h.user, `${env} exec node -e ${sq(LOAD_SCRIPT)}`), onLine);
+    const { channel, closed } = await session.stream(asRoot(h.user, `${env} exec node -e ${sq(LOAD_SCRIPT)}`), onLine);
     const t = setTimeout(() => started(-1), 15_000);
     const from = await Promise.race([first, closed.then(() => -1)]);
     clearTimeout(t);

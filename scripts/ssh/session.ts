@@ -196,6 +196,36 @@ export class SshSession {
     return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errb).toString('utf8'), code, signal };
   }
 
+  /**
+   * Starts a long-running command whose output is wanted line by line while it runs (exec only
+   * returns output when the command ends). Resolves once the channel is open: write to or end
+   * `channel` to talk to the command; `closed` resolves with its exit code (null: none given).
+   */
+  stream(command: string, onLine: (line: string) => void): Promise<{ channel: ClientChannel; closed: Promise<number | null> }> {
+    this.assertOpen();
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, ch) => {
+        if (err) return reject(this.wrapErr(err, command));
+        // Listeners go on synchronously here, as in exec: an early exit must not be missed.
+        let buf = '';
+        ch.on('data', (d: Buffer) => {
+          buf += d.toString('utf8');
+          let i: number;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            onLine(buf.slice(0, i));
+            buf = buf.slice(i + 1);
+          }
+        });
+        ch.stderr.on('data', () => undefined);
+        let code: number | null = null;
+        ch.on('exit', (c: number | null) => (code = c));
+        const closed = new Promise<number | null>((r) => ch.once('close', () => r(code)));
+        ch.on('error', () => undefined);
+        resolve({ channel: ch, closed });
+      });
+    });
+  }
+
   /** Like exec, but throws SshCommandError unless the command exits 0. */
   async execChecked(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const r = await this.exec(command, opts);
