@@ -22,6 +22,11 @@ export interface CustomerArgs {
    * failover keeps the new master. @default null (the roles of the stack file)
    */
   readonly live?: LiveLayout | null;
+  /**
+   * Sites whose data volume is created from a snapshot (`tandem:restore`, written by `tandem site
+   * replace`; checked by `restoreFromConfig` in stacks/program.ts). @default none
+   */
+  readonly restore?: Readonly<Record<string, { readonly snapshotId: string }>>;
 }
 
 /** Where a site's provider lives: one provider per AWS region and per Azure location. */
@@ -98,6 +103,7 @@ export class Customer extends pulumi.ComponentResource {
         sshPort: site.sshPort,
         tags,
         snapshotKey: snapshotKey(customer, site.name),
+        ...(args.restore?.[site.name] ? { dataSnapshotId: args.restore[site.name].snapshotId } : {}),
         ...(site.role === 'mirror' && site.failover === 'cold' && site.coldRefreshH !== undefined ? { coldRefreshH: site.coldRefreshH } : {}),
       };
       const holder = deferred.get(site.name)?.[0];

@@ -46,6 +46,12 @@ export interface AwsHostArgs {
    * powers it off again once it has caught up. @default none
    */
   readonly coldRefreshH?: number;
+  /**
+   * Create the data volume from this EBS snapshot (`tandem site replace`: the site's newest
+   * snapshot, set as `tandem:restore.<site>.snapshotId`). Changing it replaces the volume, so it
+   * stays in the stack config after the replace. @default an empty volume
+   */
+  readonly dataSnapshotId?: string;
 }
 
 /**
@@ -121,6 +127,7 @@ export class AwsHost extends pulumi.ComponentResource {
       {
         availabilityZone: zone,
         size: args.diskGb,
+        ...(args.dataSnapshotId ? { snapshotId: args.dataSnapshotId } : {}),
         type: 'gp3',
         encrypted: true,
         kmsKeyId: key.arn,

@@ -40,6 +40,11 @@ export interface AzureHostArgs {
   readonly nicPublicIpId?: pulumi.Input<string>;
   /** Cold mirrors only: start the VM every N hours (a Logic App, see AzureColdRefresh). @default none */
   readonly coldRefreshH?: number;
+  /**
+   * Create the data disk as a copy of this snapshot (its ARM id; `tandem site replace`, from
+   * `tandem:restore.<site>.snapshotId`). Changing it replaces the disk. @default an empty disk
+   */
+  readonly dataSnapshotId?: string;
 }
 
 /** Name of the NIC's IP configuration that carries the public IP; the failover driver moves it. */
@@ -136,7 +141,7 @@ export class AzureHost extends pulumi.ComponentResource {
       {
         resourceGroupName: rgName,
         location,
-        creationData: { createOption: 'Empty' },
+        creationData: args.dataSnapshotId ? { createOption: 'Copy', sourceResourceId: args.dataSnapshotId } : { createOption: 'Empty' },
         diskSizeGB: args.diskGb,
         sku: { name: 'Premium_LRS' },
         // Explicit, so the policy can check it: platform-managed keys, no subscription feature needed.

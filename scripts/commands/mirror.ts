@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { CommandError, EXIT } from '../errors';
 import type { MirrorVerb } from '../hosts/mirror';
 import { refreshCommand } from '../failover/refresh';
+import { rebuildCommand, verifyCommand } from '../repair/commands';
 import { outJson, withJson, withSiteOption, withSshOptions, withTargetOptions, type JsonOption, type SiteOption, type SshOptions, type TargetOptions } from '../options';
 
 // Every tandem command loads every command file: the SSH code loads only when used.
@@ -39,12 +40,14 @@ function verbCommand(verb: MirrorVerb): CommandModule<object, Args> {
 }
 
 export const command = 'mirror <command>';
-export const describe = 'Start, stop, pause or resume mirroring; refresh a cold mirror';
+export const describe = 'Start, stop, pause or resume mirroring; refresh a cold mirror; verify or rebuild a mirror';
 export const builder = (y: Argv) =>
   (Object.keys(VERBS) as MirrorVerb[])
     .reduce((acc, v) => acc.command(verbCommand(v) as unknown as CommandModule), y)
     .command(refreshCommand as unknown as CommandModule)
-    .demandCommand(1, 'name one: tandem mirror start | stop | pause | resume | refresh');
+    .command(verifyCommand as unknown as CommandModule)
+    .command(rebuildCommand as unknown as CommandModule)
+    .demandCommand(1, 'name one: tandem mirror start | stop | pause | resume | refresh | verify | rebuild');
 export const handler = (): void => undefined;
 
 export default { command, describe, builder, handler } satisfies CommandModule;

@@ -179,3 +179,35 @@ export class RemoteAutomationWorkspace implements FleetWorkspace {
     return new SdkStack(await api().RemoteWorkspace.createOrSelectStack(args, opts));
   }
 }
+
+/**
+ * One customer's stack for `tandem site replace` (scripts/repair/replace.ts ReplaceStack): sets
+ * `tandem:restore.<site>.snapshotId` (the site's data volume from that snapshot) and runs
+ * `pulumi up --replace <urn>...` through LocalWorkspace, then reads the `inventory` output.
+ */
+export async function openReplaceStack(
+  projectDir: string,
+  customer: string,
+): Promise<{
+  project: string;
+  stack: string;
+  setRestore(site: string, snapshotId: string): Promise<void>;
+  up(replace: readonly string[], onOutput: (t: string) => void): Promise<void>;
+  inventory(): Promise<unknown>;
+}> {
+  await checkCli();
+  const stack = await api().LocalWorkspace.selectStack({ stackName: customer, workDir: projectDir });
+  return {
+    project: PROJECT,
+    stack: customer,
+    async setRestore(site, snapshotId) {
+      await stack.setConfig(`tandem:restore.${site}.snapshotId`, { value: snapshotId }, true);
+    },
+    async up(replace, onOutput) {
+      await stack.up({ replace: [...replace], onOutput });
+    },
+    async inventory() {
+      return (await stack.outputs()).inventory?.value;
+    },
+  };
+}

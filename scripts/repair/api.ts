@@ -20,6 +20,8 @@ export interface RepairContext {
   readonly ssh: SshSettings;
   /** Progress lines (stderr). */
   readonly log: (line: string) => void;
+  /** The `--inventory` file the hosts came from, when one was given (a cloud replace pins the new host key there). */
+  readonly inventoryFile?: string | null;
 }
 
 export interface MirrorDifference {
@@ -39,6 +41,10 @@ export interface MirrorVerify {
   readonly differences: readonly MirrorDifference[];
   readonly moreDifferences: number;
   readonly ms: number;
+  /** Paths the source changed while they were being compared (in flight, not counted as differences). */
+  readonly changing?: readonly string[];
+  /** Comparison passes run: 1 when the first found nothing, 2 when differences were checked again. */
+  readonly passes?: number;
 }
 
 export interface RebuildResult {
@@ -57,6 +63,10 @@ export interface ReplaceResult {
   readonly seededFrom: string;
   readonly ms: number;
   readonly verify: MirrorVerify;
+  /** Cloud: the snapshot the new data volume was created from. */
+  readonly snapshotId?: string;
+  /** The inventory after the replace (the new host key pinned). */
+  readonly inventory?: Inventory;
 }
 
 export type VerifyMirror = (ctx: RepairContext, site: string) => Promise<MirrorVerify>;
