@@ -10,7 +10,7 @@ import type { Inventory } from '../../model/inventory';
 import { parseTopologyFile, stackFile } from '../../model/topology/load';
 import type { Topology } from '../../model/topology/types';
 import { reportModule, renderText } from '../drill/command-glue';
-import { preflight, runScenario, type DrillRunOptions } from '../drill/run';
+import { DrillInputError, preflight, runScenario, type DrillRunOptions } from '../drill/run';
 import { applyLiveToInventory } from '../hosts/target';
 import { connectorFor } from '../hosts/ssh';
 import { stackDir } from '../lab/plan';
@@ -50,7 +50,20 @@ export const DRILL_DEMO_STEPS: readonly DrillDemoStep[] = [
         log: (l) => ctx.out(`  ${l}`),
         force: false,
       };
-      await preflight(o);
+      // Right after the failback the mirrors are still reconnecting to the master (DEGRADED for
+      // a few seconds); a drill refuses a degraded stack, so wait for it to be whole first.
+      const until = Date.now() + 120_000;
+      for (let said = false; ;) {
+        try {
+          await preflight(o);
+          break;
+        } catch (e) {
+          if (!(e instanceof DrillInputError) || !/DEGRADED already/.test((e as Error).message) || Date.now() > until) throw e;
+          if (!said) ctx.out('  waiting for every mirror to be in sync again after the failback ...');
+          said = true;
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      }
       const r = await runScenario('master-crash', o);
       ctx.out(renderText([r]).replace(/^/gm, '  '));
       const dir = path.join(stackDir(ctx.topology.customer), 'drills');
