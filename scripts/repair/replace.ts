@@ -88,7 +88,12 @@ async function joinNewHost(ctx: RepairContext, inv: Inventory, site: string): Pr
   const f: FleetOptions = { inventory: inv, connect: connectorFor(inv), ssh: ctx.ssh, parallel: 8, progress: (s, l) => ctx.log(`  ${s.padEnd(10)} ${l}`) };
   ctx.log(`replace ${site}: installing the agent (every host: the new host key and sync key go where they are needed)`);
   const inst = await installFleet(f, 'install', agentBundle(ctx.log));
-  const bad = inst.filter((r) => r.outcome === 'failed' || r.outcome === 'skipped');
+  // A cold mirror is off by design: it learns the new host's key at its next install (said below).
+  const coldOff = (r: (typeof inst)[number]) =>
+    r.site !== site && inv.hosts.find((h) => h.site === r.site)?.failover === 'cold' && /EHOSTUNREACH|ETIMEDOUT|ECONNREFUSED|unreachable|timed out/i.test(r.error ?? '');
+  for (const r of inst.filter((x) => x.outcome === 'failed' && coldOff(x)))
+    ctx.log(`replace ${site}: ${r.site} (cold) is off and was not updated; when it is on, run: tandem agent install --site ${r.site}`);
+  const bad = inst.filter((r) => (r.outcome === 'failed' || r.outcome === 'skipped') && !coldOff(r));
   if (bad.length) throw new Error(`agent install failed on ${bad.map((r) => `${r.site}: ${r.error}`).join('; ')}`);
   ctx.log(`replace ${site}: starting mirroring to ${site}; its feeder seeds it`);
   const m = await mirrorFleet(f, 'start', [site]);
