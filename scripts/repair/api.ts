@@ -4,7 +4,7 @@
  * replace-host scenarios. Implemented in ./verify.ts, ./rebuild.ts, ./replace.ts and exported
  * from ./index.ts with exactly these names and shapes.
  */
-import type { Inventory } from '../../model/inventory';
+import type { Inventory, InventoryHost } from '../../model/inventory';
 import type { Topology } from '../../model/topology/types';
 import type { LiveLayout } from '../../model/live';
 import type { Connector, SshSettings } from '../hosts/remote';
@@ -72,3 +72,21 @@ export interface ReplaceResult {
 export type VerifyMirror = (ctx: RepairContext, site: string) => Promise<MirrorVerify>;
 export type RebuildMirror = (ctx: RepairContext, site: string) => Promise<RebuildResult>;
 export type ReplaceSite = (ctx: RepairContext, site: string) => Promise<ReplaceResult>;
+
+/** The customer's Pulumi stack, as replace needs it (the Automation API: scripts/fleet/automation.ts). */
+export interface ReplaceStack {
+  readonly project: string;
+  readonly stack: string;
+  /** Sets `tandem:restore.<site>.snapshotId` in the stack config. */
+  setRestore(site: string, snapshotId: string): Promise<void>;
+  /** `pulumi up --replace <urn>...`. */
+  up(replace: readonly string[], onOutput: (text: string) => void): Promise<void>;
+  /** The stack output `inventory`. */
+  inventory(): Promise<unknown>;
+}
+
+export interface CloudReplace {
+  /** The newest completed snapshot of the site's data volume (AWS) or disk (Azure). */
+  newestSnapshot(inv: Inventory, host: InventoryHost): Promise<{ id: string; at: string }>;
+  openStack(customer: string): Promise<ReplaceStack>;
+}

@@ -10,7 +10,7 @@ import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Inventory, InventoryHost } from '../../model/inventory';
 import { snapshotKey } from '../../modules/shared/tags';
 import { openReplaceStack } from '../fleet/automation';
-import type { CloudReplace } from './replace';
+import type { CloudReplace } from './api';
 import { RepairInputError } from './verify';
 
 /** The newest completed snapshot tagged for the site's data volume (Data Lifecycle Manager copies the tags). */

@@ -25,23 +25,8 @@ import type { RepairContext, ReplaceResult } from './api';
 import { waitInSync } from './rebuild';
 import { RepairInputError, verifyWith } from './verify';
 
-/** The customer's Pulumi stack, as replace needs it (the Automation API: scripts/fleet/automation.ts). */
-export interface ReplaceStack {
-  readonly project: string;
-  readonly stack: string;
-  /** Sets `tandem:restore.<site>.snapshotId` in the stack config. */
-  setRestore(site: string, snapshotId: string): Promise<void>;
-  /** `pulumi up --replace <urn>...`. */
-  up(replace: readonly string[], onOutput: (text: string) => void): Promise<void>;
-  /** The stack output `inventory`. */
-  inventory(): Promise<unknown>;
-}
-
-export interface CloudReplace {
-  /** The newest completed snapshot of the site's data volume (AWS) or disk (Azure). */
-  newestSnapshot(inv: Inventory, host: InventoryHost): Promise<{ id: string; at: string }>;
-  openStack(customer: string): Promise<ReplaceStack>;
-}
+import type { CloudReplace } from './api';
+export type { CloudReplace, ReplaceStack } from './api';
 
 export interface ReplaceOptions {
   /** The cloud side; default: the Automation API and the provider SDKs (./cloud.ts). */
