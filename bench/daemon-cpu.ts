@@ -4,7 +4,12 @@
  * is the agent's node process and its inotifywait alone. A quick loop for working on the
  * agent's CPU; the lab benchmark (sync-bench.ts) is the one whose figures count.
  *
- *   node bin/run-ts bench/daemon-cpu.ts [--seconds=15] [--profile] [--node-arg=--perf-basic-prof ...]
+ *   node bin/run-ts bench/daemon-cpu.ts [--seconds=15] [--mirrors=3] [--rate=2000] [--profile] [--node-arg=--perf-basic-prof ...]
+ *
+ * The local receivers are the daemon's children here and are not counted: the figure is the
+ * master's node and inotifywait. For what a master host pays in all (ssh clients included), run
+ * the lab benchmark. With --node-arg=--perf-basic-prof, `perf record -g -p <daemon pid>` names
+ * the agent's JS functions (V8's own profile counts a nice'd process's waits as work).
  *
  * --profile writes a V8 CPU profile of the daemon to bench/results/ (open it in Chrome DevTools).
  */
@@ -15,9 +20,10 @@ import * as path from 'path';
 import { tickWorkload } from './workload';
 import { agentBundle, child, childrenNamed, makeHost, startDaemon, status, stopAll, tempRoot, writeConfig } from '../test/agent/helpers';
 
-const FLAGS = benchFlags('node bin/run-ts bench/daemon-cpu.ts [--seconds=15] [--mirrors=3] [--profile] [--node-arg=...]', {
+const FLAGS = benchFlags('node bin/run-ts bench/daemon-cpu.ts [--seconds=15] [--mirrors=3] [--rate=2000] [--profile] [--node-arg=...]', {
   seconds: { type: 'number', default: 15, describe: 'measured window' },
-  mirrors: { type: 'number', default: 3, describe: 'direct mirrors (1-6)' },
+  mirrors: { type: 'number', default: 3, describe: 'direct mirrors (1-8)' },
+  rate: { type: 'number', default: 2000, describe: 'ticks per second written on the master' },
   profile: { type: 'boolean', default: false, describe: 'write a CPU profile of the daemon to bench/results' },
   'node-arg': { type: 'string', array: true, default: [] as string[], describe: 'extra node flags for the daemon' },
 });
@@ -48,7 +54,8 @@ async function main(): Promise<void> {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512m', 'tandem-bench', root]);
   const m = makeHost(root, 'master');
   const nMirrors = FLAGS.mirrors;
-  const mirrors = ['a', 'b', 'c', 'd', 'e', 'f'].slice(0, nMirrors).map((s) => makeHost(root, s));
+  if (!(nMirrors >= 1 && nMirrors <= 8)) throw new Error(`--mirrors ${nMirrors}: use 1 to 8`);
+  const mirrors = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].slice(0, nMirrors).map((s) => makeHost(root, s));
   for (const h of mirrors) writeConfig(h, { role: 'mirror', feedFrom: 'master' });
   writeConfig(m, { role: 'master', children: mirrors.map((h) => child(h)) });
   const profDir = path.resolve(__dirname, 'results');
@@ -68,7 +75,7 @@ async function main(): Promise<void> {
     const written = new Set<number>();
     const delays: Record<string, number[]> = Object.fromEntries(mirrors.map((h) => [h.site, []]));
     const seen: Record<string, Set<number>> = Object.fromEntries(mirrors.map((h) => [h.site, new Set<number>()]));
-    const writer = tickWorkload(m.dataDir, files, () => stop, { heartbeat: (t) => written.add(t) });
+    const writer = tickWorkload(m.dataDir, files, () => stop, { heartbeat: (t) => written.add(t) }, FLAGS.rate);
     const poller = (async () => {
       while (!stop) {
         for (const h of mirrors) {
@@ -96,11 +103,14 @@ async function main(): Promise<void> {
     const wall = (Date.now() - t1) / 1000;
     const node = ((ticks(d.pid!) - c0) / CLK_TCK / wall) * 100;
     const watcher = ((inw.reduce((a, p) => a + ticks(p), 0) - w0) / CLK_TCK / wall) * 100;
+    const rssMiB = Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${d.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     stop = true;
     await writer;
     await poller;
     const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    process.stdout.write(`daemon node ${node.toFixed(1)} %, inotifywait ${watcher.toFixed(1)} % of one core over ${wall.toFixed(0)} s (load ${load})\n`);
+    process.stdout.write(
+      `daemon node ${node.toFixed(1)} %, inotifywait ${watcher.toFixed(1)} % of one core over ${wall.toFixed(0)} s; ${nMirrors} mirrors, ${FLAGS.rate} ticks/s; daemon RSS ${rssMiB.toFixed(0)} MiB (load ${load})\n`,
+    );
     for (const h of mirrors) {
       const x = delays[h.site];
       process.stdout.write(`  ${h.site}: heartbeat delay p50 ${pct(x, 50)} ms, p99 ${pct(x, 99)} ms, max ${Math.max(...x)} ms, ${x.length} versions seen\n`);

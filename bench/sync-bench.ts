@@ -1,17 +1,25 @@
 /**
  * Sync benchmark on the lab (needs root): tandem's agent next to lsyncd 2.2 (default.rsyncssh,
- * delay=1 and the default delay=15) on the same hosts and workload, then an initial seed of
- * ~1 GiB of mixed files over a 100 Mbit/s capped link next to plain rsync. Writes bench/sync.md.
+ * delay=1 and the default delay=15) on the same hosts and workload, in one run; the agent alone at
+ * 1, 3 and 8 direct mirrors and at 10x the tick rate; then an initial seed of ~1 GiB of mixed
+ * files over a 100 Mbit/s capped link next to plain rsync. Writes bench/sync.md.
  *
- *   node bin/run-ts bench/sync-bench.ts [--quick]
+ *   node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,lsyncd,scale,seed] [--seconds=40]
  *
- * Workload (on the master's data dir): 50 append-only tick files, 2,000 ticks/s in total, and a
- * heartbeat file rewritten (write + rename) every 100 ms holding its write time. Lag = when a
- * poller (every 2 ms) first sees a heartbeat version on a mirror, minus its write time.
- * Master CPU = CPU time of the sync stack's process tree on the master (tandem: the agent
- * daemon, its inotifywait, ssh clients and rsyncs; lsyncd: lsyncd and the rsync/ssh it runs),
- * counting exited children through cutime/cstime. Bytes on the wire = the master's eth0 tx
- * bytes (TCP/IP + SSH included) / bytes changed on the master / number of mirrors.
+ * Workload (on the master's data dir): 50 append-only tick files, 2,000 ticks/s in total (one
+ * open-append-close per tick), and a heartbeat file rewritten (write + rename) every 100 ms
+ * holding its write time. Lag = the heartbeat's age on each mirror (sampled every 10 ms), and
+ * the delay of each heartbeat version (first sighting by a poller every 2 ms, minus its write
+ * time).
+ *
+ * Master CPU = what the master HOST pays: every process in its namespace (the agent's node, its
+ * inotifywait, ssh clients, rsyncs, lsyncd, and the host's own sshd and init), not a chosen
+ * list. Each process's utime+stime+cutime+cstime is read from /proc/<pid>/stat at the window's
+ * start and end: a process that exits inside the window is counted whole in its waiter's
+ * cutime/cstime (the agent waits for its ssh/rsync, lsyncd for its rsyncs, the host's init for
+ * orphans), so the total is exact. The split per process name comes from sampling every 200 ms
+ * (a process that exited is counted up to its last sample; the rest is shown as such). Bytes on
+ * the wire = the master's eth0 tx bytes (TCP/IP + SSH included) / bytes changed / mirrors.
  */
 import { benchFlags } from './flags';
 import { ChildProcess, execFileSync, spawn } from 'child_process';
@@ -31,21 +39,43 @@ import { connectorFor } from '../scripts/hosts/ssh';
 import { silentProgress } from '../scripts/hosts/parallel';
 import { tickWorkload } from './workload';
 
-const FLAGS = benchFlags('node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,lsyncd,seed]', {
+const FLAGS = benchFlags('node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,lsyncd,scale,seed] [--seconds=40] [--scale-seconds=20]', {
   quick: { type: 'boolean', default: false, describe: 'short runs (12 s windows, 256 MiB seed)' },
-  phases: { type: 'string', default: 'tandem,lsyncd,seed', describe: 'which phases to run, comma-separated' },
+  phases: { type: 'string', default: 'tandem,lsyncd,scale,seed', describe: 'which phases to run, comma-separated' },
+  seconds: { type: 'number', default: 40, describe: 'measured window of the tandem and lsyncd delay=1 runs (lsyncd delay=15: 1.5x)' },
+  'scale-seconds': { type: 'number', default: 20, describe: 'measured window of each scale run' },
+  scale: { type: 'string', default: '1,3,8', describe: 'mirror counts of the scale runs (each at 2,000 and 20,000 ticks/s)' },
+  'max-load': { type: 'number', default: 0.7, describe: 'wait (up to 5 min) for the 1-minute load average to fall below this before each run' },
 });
 const QUICK = FLAGS.quick;
 const PHASES = FLAGS.phases.split(',');
-for (const p of PHASES) if (!['tandem', 'lsyncd', 'seed'].includes(p)) throw new Error(`--phases: unknown phase "${p}"; use tandem, lsyncd and/or seed`);
-const C = 'bench-sync';
-const RUN_S = QUICK ? 12 : 40;
-const RUN_S_SLOW = QUICK ? 20 : 60; // lsyncd delay=15 needs several cycles
+for (const p of PHASES) if (!['tandem', 'lsyncd', 'scale', 'seed'].includes(p)) throw new Error(`--phases: unknown phase "${p}"; use tandem, lsyncd, scale and/or seed`);
+// Lab customers of this benchmark start with cpub (other engineers' labs use dr*, rp*, sw*, fo*).
+const C = 'cpub-sync';
+const RUN_S = QUICK ? 12 : FLAGS.seconds;
+const RUN_S_SLOW = QUICK ? 20 : Math.round(FLAGS.seconds * 1.5); // lsyncd delay=15 needs several cycles
+const SCALE_S = QUICK ? 10 : FLAGS['scale-seconds'];
+const SCALE = FLAGS.scale.split(',').map(Number);
 const WARMUP_S = 5;
 const SEED_MIB = QUICK ? 256 : 1024;
 const LINK_MBIT = 100;
-const MIRRORS = ['chi', 'ams', 'ldn'];
+const RATE = 2000;
+const SITES: [string, string, string, string][] = [
+  ['chi', 'aws', 'us-east-2', 'hot'],
+  ['ams', 'azure', 'westeurope', 'warm'],
+  ['ldn', 'aws', 'eu-west-2', 'hot'],
+  ['fra', 'aws', 'eu-central-1', 'warm'],
+  ['sgp', 'aws', 'ap-southeast-1', 'warm'],
+  ['tyo', 'aws', 'ap-northeast-1', 'warm'],
+  ['syd', 'aws', 'ap-southeast-2', 'warm'],
+  ['sao', 'aws', 'sa-east-1', 'warm'],
+];
+const N_MIRRORS = Math.max(3, ...(PHASES.includes('scale') ? SCALE : []));
+if (N_MIRRORS > SITES.length || SCALE.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--scale: mirror counts from 1 to ${SITES.length}, e.g. 1,3,8`);
+const ALL_MIRRORS = SITES.slice(0, N_MIRRORS).map((s) => s[0]);
+const MIRRORS = ALL_MIRRORS.slice(0, 3);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const PAGE = 4096;
 
 const YAML = `config:
   tandem:customer: ${C}
@@ -56,9 +86,9 @@ const YAML = `config:
     adminCidrs: [198.18.0.0/15]
     sites:
       - { name: ny, role: master, provider: aws, region: us-east-1, lab: { diskMb: ${SEED_MIB + 400} } }
-      - { name: chi, role: mirror, provider: aws, region: us-east-2, failover: hot }
-      - { name: ams, role: mirror, provider: azure, region: westeurope, failover: warm }
-      - { name: ldn, role: mirror, provider: aws, region: eu-west-2, failover: hot }
+${SITES.slice(0, N_MIRRORS)
+  .map(([n, p, r, f]) => `      - { name: ${n}, role: mirror, provider: ${p}, region: ${r}, failover: ${f} }`)
+  .join('\n')}
       - { name: sea, role: mirror, provider: aws, region: us-west-2, failover: cold, lab: { linkMbit: ${LINK_MBIT}, diskMb: ${SEED_MIB + 400} } }
 `;
 
@@ -68,50 +98,119 @@ const data = (s: string) => host(s).labDataDir!;
 const netns = (s: string) => host(s).labNetns!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fleetOpts = () => ({ inventory: inv, connect: connectorFor(inv), ssh: { timeoutMs: 10_000 }, parallel: 8, progress: silentProgress });
+const loadavg = () => os.loadavg().map((x) => x.toFixed(2));
 
 function log(m: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
 }
 
-// ---- measurement --------------------------------------------------------------------------
+// ---- measurement: every process of the master host ----------------------------------------
 
-interface Proc {
-  pid: number;
-  ppid: number;
-  ticks: number;
+interface PStat {
   comm: string;
+  /** utime + stime of the process itself (all its threads). */
+  own: number;
+  /** cutime + cstime: its children that exited and were waited for. */
+  kids: number;
+  rssPages: number;
 }
-function procs(): Map<number, Proc> {
-  const out = new Map<number, Proc>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      // utime stime cutime cstime: exited children are counted once, in their waiter's c*time.
-      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      out.set(Number(d), { pid: Number(d), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), comm });
-    } catch {
-      /* exited */
-    }
+function pstat(pid: number): PStat | null {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), own: Number(f[11]) + Number(f[12]), kids: Number(f[13]) + Number(f[14]), rssPages: Number(f[21]) };
+  } catch {
+    return null; // exited
+  }
+}
+function hostStats(site: string): Map<number, PStat> {
+  const out = new Map<number, PStat>();
+  for (const pid of pidsInNetns([netns(site)])) {
+    const p = pstat(pid);
+    if (p) out.set(pid, p);
   }
   return out;
 }
-function treeTicks(root: number, by?: Map<string, number>): number {
-  const ps = procs();
-  let sum = 0;
-  for (const p of ps.values()) {
-    for (let q: Proc | undefined = p; q; q = ps.get(q.ppid)) {
-      if (q.pid === root) {
-        sum += p.ticks;
-        by?.set(p.comm, (by.get(p.comm) ?? 0) + p.ticks);
-        break;
-      }
-      if (q.ppid <= 1) break;
-    }
-  }
-  return sum;
+
+interface HostCpu {
+  /** % of one core, the whole host. */
+  total: number;
+  /** % of one core by process name (own time; exited processes up to their last sample). */
+  byComm: Map<string, number>;
+  /** How many processes of each name were seen (to tell 3 ssh clients from 1). */
+  countByComm: Map<string, number>;
+  /** Exited inside the window: time after their last sample (in their waiter's cutime). */
+  unsampled: number;
+  /** Peak RSS of the agent daemon (MiB), if one ran. */
+  agentRssMiB: number | null;
 }
+
+/** Samples every process of a host from now until stop(). */
+function meterHost(site: string, agentPid: number | null): { stop: () => HostCpu } {
+  const t0 = Date.now();
+  const first = hostStats(site);
+  const firstSeen = new Map<number, PStat>(first);
+  const last = new Map<number, PStat>(first);
+  let rss = 0;
+  const sample = (): void => {
+    for (const [pid, p] of hostStats(site)) {
+      const was = last.get(pid);
+      if (was && was.comm !== p.comm && !firstSeen.has(pid)) firstSeen.set(pid, p);
+      if (!firstSeen.has(pid)) firstSeen.set(pid, { ...p, own: 0, kids: 0 }); // born inside the window
+      last.set(pid, p);
+    }
+    if (agentPid) rss = Math.max(rss, pstat(agentPid)?.rssPages ?? 0);
+  };
+  sample();
+  const timer = setInterval(sample, 200);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      const end = hostStats(site);
+      for (const [pid, p] of end) {
+        if (!firstSeen.has(pid)) firstSeen.set(pid, { ...p, own: 0, kids: 0 });
+        last.set(pid, p);
+      }
+      if (agentPid) rss = Math.max(rss, pstat(agentPid)?.rssPages ?? 0);
+      const secs = (Date.now() - t0) / 1000;
+      const pct = (ticks: number) => (ticks / CLK_TCK / secs) * 100;
+      // Exact total: alive at the end, everything (own + waited-for children) since the start;
+      // minus what processes that died had at the start (their whole time is now in a waiter).
+      let ticks = 0;
+      for (const [pid, p] of end) {
+        const a = first.get(pid);
+        ticks += p.own + p.kids - (a ? a.own + a.kids : 0);
+      }
+      for (const [pid, a] of first) if (!end.has(pid)) ticks -= a.own + a.kids;
+      const byComm = new Map<string, number>();
+      const countByComm = new Map<string, number>();
+      let split = 0;
+      for (const [pid, p] of last) {
+        const d = p.own - (firstSeen.get(pid)?.own ?? 0);
+        split += d;
+        byComm.set(p.comm, (byComm.get(p.comm) ?? 0) + d);
+        countByComm.set(p.comm, (countByComm.get(p.comm) ?? 0) + 1);
+      }
+      return {
+        total: pct(ticks),
+        byComm: new Map([...byComm].map(([k, v]) => [k, pct(v)])),
+        countByComm,
+        unsampled: pct(Math.max(0, ticks - split)),
+        agentRssMiB: agentPid ? (rss * PAGE) / 1048576 : null,
+      };
+    },
+  };
+}
+
+function splitText(c: HostCpu): string {
+  const parts = [...c.byComm]
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k}${(c.countByComm.get(k) ?? 1) > 1 ? ` x${c.countByComm.get(k)}` : ''} ${v.toFixed(2)}`);
+  if (c.unsampled >= 0.005) parts.push(`exited, after last sample ${c.unsampled.toFixed(2)}`);
+  return parts.join(', ') || '-';
+}
+
 function txBytes(site: string): number {
   const j = JSON.parse(execFileSync('ip', ['-n', netns(site), '-j', '-s', 'link', 'show', 'dev', 'eth0']).toString());
   return Number(j[0].stats64.tx.bytes);
@@ -122,45 +221,70 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
+/** Waits (bounded) for the machine to quieten before a measured run. */
+async function waitForQuiet(): Promise<void> {
+  for (let i = 0; i < 30 && os.loadavg()[0] >= FLAGS['max-load']; i++) {
+    if (i === 0) log(`load ${loadavg().join(' ')}: waiting (up to 5 min) for the 1-minute load to fall below ${FLAGS['max-load']}`);
+    await sleep(10_000);
+  }
+}
+
 // ---- workload -----------------------------------------------------------------------------
 
 interface RunResult {
   label: string;
+  mirrors: string[];
+  rate: number;
+  /** Ticks actually written per second (the writer is this process, outside the master host). */
+  ticksPerS: number;
   lags: Record<string, number[]>;
   ages: Record<string, number[]>;
   missed: Record<string, number>;
-  cpuPct: number;
-  cpuSplit: string;
+  cpu: HostCpu;
   wireRatio: number;
   changedBytes: number;
+  changes: number;
   seconds: number;
+  load: { start: string[]; end: string[] };
 }
 
-async function runWorkload(label: string, seconds: number, stackRoot: () => number): Promise<RunResult> {
+async function runWorkload(label: string, seconds: number, mirrors: string[], rate: number, agentPid: number | null): Promise<RunResult> {
+  await waitForQuiet();
   const dir = data('ny');
   const ticks = Array.from({ length: 50 }, (_, i) => path.join(dir, 'ticks', `sym${String(i).padStart(2, '0')}.csv`));
   fs.mkdirSync(path.join(dir, 'ticks'), { recursive: true });
   let stop = false;
   let measuring = false;
   let changed = 0;
+  let changes = 0;
   const written = new Map<number, number>(); // hb value -> write time
-  const lags: Record<string, number[]> = Object.fromEntries(MIRRORS.map((m) => [m, []]));
-  const seen: Record<string, Set<number>> = Object.fromEntries(MIRRORS.map((m) => [m, new Set<number>()]));
-  const ages: Record<string, number[]> = Object.fromEntries(MIRRORS.map((m) => [m, []]));
+  const lags: Record<string, number[]> = Object.fromEntries(mirrors.map((m) => [m, []]));
+  const seen: Record<string, Set<number>> = Object.fromEntries(mirrors.map((m) => [m, new Set<number>()]));
+  const ages: Record<string, number[]> = Object.fromEntries(mirrors.map((m) => [m, []]));
   let lastAge = 0;
-  const writer = tickWorkload(dir, ticks, () => stop, {
-    tick: (bytes) => {
-      if (measuring) changed += bytes;
+  const writer = tickWorkload(
+    dir,
+    ticks,
+    () => stop,
+    {
+      tick: (bytes) => {
+        if (!measuring) return;
+        changed += bytes;
+        changes++;
+      },
+      heartbeat: (t, bytes) => {
+        if (!measuring) return;
+        changed += bytes;
+        changes++;
+        written.set(t, t);
+      },
     },
-    heartbeat: (t, bytes) => {
-      if (!measuring) return;
-      changed += bytes;
-      written.set(t, t);
-    },
-  });
+    rate,
+  );
   const poller = (async () => {
     while (!stop) {
-      for (const m of MIRRORS) {
+      const sampleAge = measuring && Date.now() - lastAge >= 10;
+      for (const m of mirrors) {
         let v: number;
         try {
           v = Number(fs.readFileSync(path.join(data(m), 'hb'), 'utf8'));
@@ -173,42 +297,48 @@ async function runWorkload(label: string, seconds: number, stackRoot: () => numb
         }
         // The issue's definition: the heartbeat's age on the mirror, sampled every 10 ms
         // (includes up to 100 ms of the heartbeat's own period).
-        if (measuring && Date.now() - lastAge >= 10 && v > 0) ages[m].push((Date.now() - v) / 1000);
+        if (sampleAge && v > 0) ages[m].push((Date.now() - v) / 1000);
       }
-      if (Date.now() - lastAge >= 10) lastAge = Date.now();
+      if (sampleAge) lastAge = Date.now();
       await sleep(2);
     }
   })();
   await sleep(WARMUP_S * 1000);
-  const root = stackRoot();
-  const by0 = new Map<string, number>();
-  const cpu0 = treeTicks(root, by0);
+  const loadStart = loadavg();
+  const meter = meterHost('ny', agentPid);
   const tx0 = txBytes('ny');
   const t0 = Date.now();
   measuring = true;
   await sleep(seconds * 1000);
   measuring = false;
-  const by1 = new Map<string, number>();
-  const cpu1 = treeTicks(root, by1);
-  const split = [...by1].map(([k, v]) => `${k} ${(((v - (by0.get(k) ?? 0)) / CLK_TCK / seconds) * 100).toFixed(2)}%`).join(', ');
+  const cpu = meter.stop();
   const tx1 = txBytes('ny');
   const secs = (Date.now() - t0) / 1000;
-  await sleep(QUICK ? 2000 : 16_000); // let late heartbeats land (lsyncd delay=15)
+  const loadEnd = loadavg();
+  await sleep(QUICK || !label.includes('delay=15') ? 2000 : 16_000); // let late heartbeats land (lsyncd delay=15)
   stop = true;
   await Promise.all([writer, poller]);
   const missed: Record<string, number> = {};
-  for (const m of MIRRORS) missed[m] = [...written.keys()].filter((v) => !seen[m].has(v)).length;
-  return {
+  for (const m of mirrors) missed[m] = [...written.keys()].filter((v) => !seen[m].has(v)).length;
+  const r: RunResult = {
     label,
+    mirrors,
+    rate,
+    ticksPerS: (changes - written.size) / secs,
     lags,
     ages,
     missed,
-    cpuPct: ((cpu1 - cpu0) / CLK_TCK / secs) * 100,
-    cpuSplit: split,
-    wireRatio: (tx1 - tx0) / changed / MIRRORS.length,
+    cpu,
+    wireRatio: (tx1 - tx0) / changed / mirrors.length,
     changedBytes: changed,
+    changes,
     seconds: secs,
+    load: { start: loadStart, end: loadEnd },
   };
+  log(
+    `${label}: master host ${cpu.total.toFixed(2)} % (${splitText(cpu)}); age p99 ${mirrors.map((m) => pct(ages[m], 99).toFixed(3)).join('/')} s; load ${loadStart.join(' ')} -> ${loadEnd.join(' ')}`,
+  );
+  return r;
 }
 
 // ---- the two stacks -----------------------------------------------------------------------
@@ -245,6 +375,13 @@ function knownHosts(file: string): void {
   fs.writeFileSync(file, inv.hosts.map((h) => `${h.address} ${h.hostKey}`).join('\n') + '\n');
 }
 
+/**
+ * lsyncd as its manual has users run it: one `default.rsyncssh` sync per target, each with
+ * maxProcesses = 1 (the only value rsyncssh accepts: moves and deletes go over ssh in order),
+ * maxDelays = 1000 (default.rsync's: a sync starts after `delay` s or 1,000 uncollapsible
+ * events, whichever comes first), inotifyMode CloseWrite (the default), archive mode, and the
+ * delay given: 15 s is lsyncd's default, 1 s the lowest a user wanting low lag would pick.
+ */
 function startLsyncd(delay: number, work: string): ChildProcess {
   const kh = path.join(work, 'known_hosts');
   knownHosts(kh);
@@ -256,6 +393,8 @@ function startLsyncd(delay: number, work: string): ChildProcess {
   host = "root@${host(m).address}",
   targetdir = "/srv/trading",
   delay = ${delay},
+  maxProcesses = 1,
+  maxDelays = 1000,
   exclude = { "*.tmp" },
   rsync = { archive = true },
   ssh = { identityFile = "${inv.identityFile}", options = { BatchMode = "yes", StrictHostKeyChecking = "yes", UserKnownHostsFile = "${kh}" } },
@@ -265,6 +404,27 @@ function startLsyncd(delay: number, work: string): ChildProcess {
   const p = spawn('ip', ['netns', 'exec', netns('ny'), 'lsyncd', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   p.stderr!.on('data', (d) => fs.appendFileSync(path.join(work, `lsyncd-${delay}.stderr`), d));
   return p;
+}
+
+/**
+ * The cipher the agent's own link negotiates: the live ssh client's argv on the master, run once
+ * more with -v first (so its LogLevel=ERROR does not hide the kex lines) and stdin closed, so the
+ * receiver on the mirror sees EOF and exits.
+ */
+async function agentCipher(): Promise<string> {
+  for (const pid of pidsInNetns([netns('ny')])) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      continue;
+    }
+    if (argv[0] !== 'ssh' || !argv.includes('tandem-receive')) continue;
+    const r = await hostExec(C, 'ny', ['ssh', '-v', ...argv.slice(1)], { timeoutMs: 20_000, stdin: '' });
+    const m = /kex: client->server cipher: (\S+)/.exec(r.stderr);
+    return m ? m[1] : `unknown (${r.stderr.split('\n').slice(-2).join(' ').slice(0, 200)})`;
+  }
+  return 'no agent ssh client found';
 }
 
 function readOr(f: string): string {
@@ -318,21 +478,36 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   const seed: { label: string; seconds: number; bytes: number; mbit: number }[] = [];
   const lsyncds: ChildProcess[] = [];
+  const scale: RunResult[] = [];
+  let cipher = '';
   try {
     const o = fleetOpts();
     const ins = await installFleet(o, 'install', agentBundle());
     if (ins.some((x) => x.error)) throw new Error(`install: ${JSON.stringify(ins.map((x) => x.error))}`);
     // Phase A: tandem, continuous, the three mirrors (sea stays out: it is the seed target).
-    if (PHASES.includes('tandem')) {
-      await mirrorFleet(o, 'start', MIRRORS);
-      await waitUntil('tandem mirrors in-sync', async () => (await hostStatus('ny')).children.filter((c) => MIRRORS.includes(c.site)).every((c) => c.state === 'in-sync'), 60_000);
-      log(`tandem run (${RUN_S} s)`);
-      results.push(await runWorkload('tandem (continuous)', RUN_S, () => agentDaemonIn('ny')));
+    const runTandem = async (label: string, mirrors: string[], rate: number, secs: number): Promise<RunResult> => {
+      await mirrorFleet(o, 'stop', []);
+      await mirrorFleet(o, 'start', mirrors);
+      await waitUntil('tandem mirrors in-sync', async () => (await hostStatus('ny')).children.filter((c) => mirrors.includes(c.site)).every((c) => c.state === 'in-sync'), 120_000);
+      if (!cipher) {
+        cipher = await agentCipher();
+        log(`the agent's ssh negotiates cipher ${cipher}`);
+      }
+      log(`${label} run (${secs} s)`);
+      const res = await runWorkload(label, secs, mirrors, rate, agentDaemonIn('ny'));
       const st = await hostStatus('ny');
       log(`tandem status: ${st.children.map((c) => `${c.site}=${c.state}`).join(' ')}`);
       await mirrorFleet(o, 'stop', []);
       await sleep(1500);
-    }
+      return res;
+    };
+    if (PHASES.includes('tandem')) results.push(await runTandem('tandem (continuous)', MIRRORS, RATE, RUN_S));
+
+    // Phase S: the agent at 1, 3 and 8 direct mirrors, at the base rate and at 10x. Before lsyncd:
+    // lsyncd's rsync writes the mirrors' files as root, which the agent's own user (tandem) then
+    // cannot replace, and its reconcile never gets a mirror in sync again.
+    if (PHASES.includes('scale'))
+      for (const rate of [RATE, RATE * 10]) for (const n of SCALE) scale.push(await runTandem(`tandem, ${n} mirror${n > 1 ? 's' : ''}, ${rate} ticks/s`, ALL_MIRRORS.slice(0, n), rate, SCALE_S));
 
     // Phase B: lsyncd on the same hosts and workload.
     for (const [delay, secs] of PHASES.includes('lsyncd')
@@ -346,7 +521,7 @@ async function main(): Promise<void> {
       lsyncds.push(p);
       await sleep(3000); // its startup rsync of each target
       if (p.exitCode !== null) throw new Error(`lsyncd exited ${p.exitCode}: ${readOr(path.join(work, `lsyncd-${delay}.stderr`))} ${readOr(path.join(work, `lsyncd-${delay}.log`))}`);
-      results.push(await runWorkload(`lsyncd 2.2 rsyncssh delay=${delay}`, secs, () => p.pid!));
+      results.push(await runWorkload(`lsyncd 2.2 rsyncssh delay=${delay}`, secs, MIRRORS, RATE, null));
       p.kill('SIGTERM');
       await new Promise((res) => (p.exitCode !== null ? res(null) : p.once('exit', res)));
     }
@@ -399,30 +574,60 @@ async function main(): Promise<void> {
     if (!process.env.KEEP_LAB) await labDown(C);
     fs.rmSync(work, { recursive: true, force: true });
   }
-  writeReport(results, seed);
+  writeReport(results, scale, seed, cipher);
 }
 
-function writeReport(results: RunResult[], seed: { label: string; seconds: number; bytes: number; mbit: number }[]): void {
+function writeReport(results: RunResult[], scale: RunResult[], seed: { label: string; seconds: number; bytes: number; mbit: number }[], cipher: string): void {
   const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
-  const ageRows = results.flatMap((r) => MIRRORS.map((m) => `| ${r.label} | ${m} | ${f3(pct(r.ages[m], 50))} | ${f3(pct(r.ages[m], 99))} | ${f3(Math.max(...r.ages[m]))} | ${r.ages[m].length} |`));
+  const max = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
+  const loadText = (r: RunResult) => `${r.load.start.join(' ')} → ${r.load.end.join(' ')}`;
+  const ageRows = results.flatMap((r) => r.mirrors.map((m) => `| ${r.label} | ${m} | ${f3(pct(r.ages[m], 50))} | ${f3(pct(r.ages[m], 99))} | ${f3(max(r.ages[m]))} | ${r.ages[m].length} |`));
   const rows = results.flatMap((r) =>
-    MIRRORS.map((m) => `| ${r.label} | ${m} | ${f3(pct(r.lags[m], 50))} | ${f3(pct(r.lags[m], 99))} | ${f3(Math.max(...r.lags[m]))} | ${r.lags[m].length} | ${r.missed[m]} |`),
+    r.mirrors.map((m) => `| ${r.label} | ${m} | ${f3(pct(r.lags[m], 50))} | ${f3(pct(r.lags[m], 99))} | ${f3(max(r.lags[m]))} | ${r.lags[m].length} | ${r.missed[m]} |`),
   );
-  const cpu = results.map((r) => `| ${r.label} | ${r.cpuPct.toFixed(2)} % | ${r.cpuSplit} | ${r.wireRatio.toFixed(2)} | ${(r.changedBytes / r.seconds / 1024).toFixed(1)} KiB/s |`);
+  const cpu = results.map(
+    (r) =>
+      `| ${r.label} | **${r.cpu.total.toFixed(2)} %** | ${splitText(r.cpu)} | ${r.cpu.agentRssMiB === null ? '-' : `${r.cpu.agentRssMiB.toFixed(0)} MiB`} | ${r.wireRatio.toFixed(2)} | ${(r.changedBytes / r.seconds / 1024).toFixed(1)} KiB/s | ${loadText(r)} |`,
+  );
+  const one = (rate: number) => scale.find((x) => x.rate === rate && x.mirrors.length === 1);
+  const byName = (r: RunResult, name: string) => r.cpu.byComm.get(name) ?? 0;
+  const scaleRows = scale.map((r) => {
+    const base = one(r.rate);
+    const perMirror = base && r.mirrors.length > 1 ? ((r.cpu.total - base.cpu.total) / (r.mirrors.length - 1)).toFixed(2) : '-';
+    const usPerChange = ((r.cpu.total / 100) * 1e6) / (r.changes / r.seconds);
+    const worst = Math.max(...r.mirrors.map((m) => pct(r.ages[m], 99)));
+    return `| ${r.mirrors.length} | ${r.rate} (${r.ticksPerS.toFixed(0)} written) | **${r.cpu.total.toFixed(2)} %** | ${byName(r, 'node').toFixed(2)} | ${byName(r, 'inotifywait').toFixed(2)} | ${byName(r, 'ssh').toFixed(2)} | ${perMirror} | ${usPerChange.toFixed(1)} µs | ${r.cpu.agentRssMiB?.toFixed(0) ?? '-'} MiB | ${f3(worst)} | ${loadText(r)} |`;
+  });
   const md = `# Sync benchmark (lab)
 
-Generated by \`bench/sync-bench.ts\`${QUICK ? ' with `--quick` (shorter runs, smaller seed)' : ''} on ${new Date().toISOString()}.
-Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average at the end ${os
-    .loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' / ')}
-(other work was running on this machine at the same time; CPU and lag figures include that noise).
+Generated by \`bench/sync-bench.ts\`${QUICK ? ' with `--quick` (shorter runs, smaller seed)' : ''} (phases ${PHASES.join(', ')}) on ${new Date().toISOString()}.
+Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}); the load average (1, 5, 15 min) at the start and end of
+each measured window is in the tables: other engineers' suites share this machine, and lag
+figures (not CPU time) follow that load.
 
-Lab: master \`ny\`, mirrors \`chi\`, \`ams\`, \`ldn\` fed directly (continuous), \`sea\` for the seed
-(link capped at ${LINK_MBIT} Mbit/s with tc tbf). Every host is a network namespace with its own sshd;
-every transfer is real SSH. Workload on the master: 50 append-only tick files, 2,000 ticks/s
-(one write() per tick), and a heartbeat file rewritten (write + rename) every 100 ms.
-Each run: ${WARMUP_S} s warm-up, then ${RUN_S} s measured (lsyncd delay=15: ${RUN_S_SLOW} s).
+Lab: master \`ny\`, direct mirrors ${ALL_MIRRORS.map((m) => `\`${m}\``).join(', ')} (continuous; the tandem and lsyncd runs use
+the first three), \`sea\` for the seed (link capped at ${LINK_MBIT} Mbit/s with tc tbf). Every host is a network
+namespace (and PID namespace) with its own sshd; every transfer is real SSH. Workload on the master: 50 append-only
+tick files, ${RATE.toLocaleString('en')} ticks/s (one open-append-close per tick), and a heartbeat file rewritten
+(write + rename) every 100 ms. Each run: ${WARMUP_S} s warm-up, then ${RUN_S} s measured (lsyncd delay=15: ${RUN_S_SLOW} s; scale runs ${SCALE_S} s).
+
+## Master CPU: every process of the master host, and bytes on the wire
+
+CPU = CPU time of every process in the master host's namespace during the window / wall time
+(100 % = one core): utime+stime+cutime+cstime from /proc at the window's start and end, so
+processes that started or exited inside the window count too. The split is per process name
+(own CPU, sampled every 200 ms). Wire = master eth0 tx bytes (TCP/IP + SSH + protocol) / bytes
+changed / mirrors. The agent's ssh links negotiate cipher **${cipher || 'not measured'}**.
+
+| stack | master host CPU | by process (% of one core) | agent RSS (peak) | wire bytes per byte changed, per mirror | change rate | load avg start → end |
+|---|---|---|---|---|---|---|
+${cpu.join('\n')}
+
+Targets: heartbeat age p99 <= 0.25 s on every mirror, master host CPU <= 5 % of one core.
+
+lsyncd settings (one \`default.rsyncssh\` sync per mirror): maxProcesses = 1 (the only value
+rsyncssh takes), maxDelays = 1000 (default.rsync's), inotifyMode CloseWrite (default),
+rsync archive mode; delay 15 s is lsyncd's default, 1 s what a user after low lag would pick.
 
 ## Lag as the heartbeat's age on each mirror (seconds, sampled every 10 ms)
 
@@ -441,18 +646,23 @@ the mirror never showed (overwritten by a newer one before it was applied, as ba
 | stack | mirror | p50 | p99 | max | samples | missed |
 |---|---|---|---|---|---|---|
 ${rows.join('\n')}
+${
+  scale.length
+    ? `
+## Scale: the agent with 1, 3 and 8 direct mirrors, at ${RATE.toLocaleString('en')} and ${(RATE * 10).toLocaleString('en')} ticks/s
 
-## Master CPU and bytes on the wire
+Same workload and measurement (${SCALE_S} s windows). Per mirror = (CPU at n mirrors − CPU at 1) / (n − 1) at
+the same rate; per change = master host CPU time / changes written (ticks + heartbeats).
+"written" is the rate the benchmark's writer (outside the master host) achieved.
 
-CPU = CPU time of the sync stack's whole process tree on the master / wall time (100 % = one core).
-Wire = master eth0 tx bytes (TCP/IP + SSH + protocol) / bytes changed / ${MIRRORS.length} mirrors.
-
-| stack | master CPU | by process (approx.) | wire bytes per byte changed, per mirror | change rate |
-|---|---|---|---|---|
-${cpu.join('\n')}
-
-Targets: p99 lag <= 0.25 s on every mirror, master CPU <= 5 % of one core.
-
+| mirrors | ticks/s | master host CPU | node | inotifywait | ssh (all) | per extra mirror | per change | agent RSS (peak) | age p99, worst mirror (s) | load avg start → end |
+|---|---|---|---|---|---|---|---|---|---|---|
+${scaleRows.join('\n')}
+`
+    : ''
+}${
+    seed.length
+      ? `
 ## Initial seed (${SEED_MIB} MiB of mixed files: 2 large, 100 x 4 MiB, many 128 KiB and 4 KiB; random bytes) over ${LINK_MBIT} Mbit/s
 
 | method | seconds | bytes on the mirror | rate | of link |
@@ -462,8 +672,10 @@ ${seed.map((s) => `| ${s.label} | ${s.seconds.toFixed(1)} | ${s.bytes} | ${s.mbi
 The tandem figure is measured from \`mirror start\` to the master reporting the mirror in-sync
 (so it includes the SSH handshakes, the HELLO and status polling every 100 ms); plain rsync is
 the same rsync with nothing around it.
-`;
-  const full = ['tandem', 'lsyncd', 'seed'].every((x) => PHASES.includes(x)) && !QUICK;
+`
+      : ''
+  }`;
+  const full = ['tandem', 'lsyncd', 'scale', 'seed'].every((x) => PHASES.includes(x)) && !QUICK;
   const out = full ? path.join(__dirname, 'sync.md') : path.join(__dirname, 'results', `sync-${PHASES.join('-')}${QUICK ? '-quick' : ''}.md`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, md);
