@@ -5,8 +5,10 @@
  *   unplanned (warm/hot) crash (SIGKILL of every process of the master) -> VIP, records lost vs
  *                        the lag status showed just before the crash
  *   cold                 crash -> VIP with the target powered off (power on, SSH, catch-up)
- * Library calls (runFailover), so the figures leave out the tandem command's own start (printed
- * apart: `node bin/tandem --help`). Run as root: node bin/run-ts bench/failover.ts [runs]
+ * Library calls (runFailover), so the figures leave out the tandem command's own start (measured
+ * apart: `node bin/tandem failover --help`, and added to the planned median). Each planned run also
+ * counts SSH connections, execs and agent node start-ups. Run as root:
+ *   node bin/run-ts bench/failover.ts [runs] [planned]   (planned: the switchovers only)
  */
 import { hostVisibleWriter } from '../test/failover/helpers';
 import { execFileSync } from 'node:child_process';
@@ -25,6 +27,8 @@ import { runFailover } from '../scripts/failover/run';
 import { serviceAction } from '../scripts/service/index';
 import { hostExec, labDown, labFault, labUp } from '../scripts/lab';
 import { observe } from '../scripts/status/collect';
+import type { Connector, Remote } from '../scripts/hosts/remote';
+import { AGENT_JS } from '../scripts/hosts/keys';
 
 const C = 'fobench';
 const REPO = path.resolve(__dirname, '..');
@@ -61,9 +65,34 @@ async function seqs(site: string): Promise<{ seq: number[]; ms: number[] }> {
 
 const gaps = (seq: number[]) => seq.reduce((n, s, i) => n + (s !== i + 1 ? 1 : 0), 0);
 
+/** SSH connections, execs and agent node start-ups on the hosts, per failover (load does not change these). */
+interface Counts {
+  connects: number;
+  execs: number;
+  agentNodeStarts: number;
+}
+
+/** A connector that counts what goes over SSH. */
+function counting(inner: Connector, c: Counts): Connector {
+  return async (h, s) => {
+    c.connects++;
+    const r = await inner(h, s);
+    return {
+      ...r,
+      exec: (cmd: string, opts?: Parameters<Remote['exec']>[1]) => {
+        c.execs++;
+        c.agentNodeStarts += cmd.split(`node ${AGENT_JS}`).length - 1;
+        return r.exec(cmd, opts);
+      },
+      close: () => r.close(),
+    } as Remote;
+  };
+}
+
 async function failover(file: string, o: { to?: string; planned: boolean; faultAt?: number }) {
   const t = await resolveTarget({ file });
   const t0 = Date.now();
+  const counts: Counts = { connects: 0, execs: 0, agentNodeStarts: 0 };
   const r = await runFailover({
     inventory: t.inventory,
     topology: t.topology!,
@@ -71,7 +100,7 @@ async function failover(file: string, o: { to?: string; planned: boolean; faultA
     live: t.live ?? null,
     to: o.to,
     planned: o.planned,
-    connect: connectorFor(t.inventory),
+    connect: counting(connectorFor(t.inventory), counts),
     ssh: { timeoutMs: 3000 },
     driver: () => driverFor(t.inventory),
     log: () => undefined,
@@ -79,7 +108,7 @@ async function failover(file: string, o: { to?: string; planned: boolean; faultA
     commandAt: t0,
   });
   if (!r.ok) throw new Error(`failover failed: ${r.record.error}`);
-  return r.record;
+  return { ...r.record, counts };
 }
 
 async function waitDemoted(site: string): Promise<void> {
@@ -97,6 +126,8 @@ async function waitDemoted(site: string): Promise<void> {
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 3);
+  // "planned": the planned switchovers only (the profile of the 2 s target), no crash runs.
+  const plannedOnly = process.argv[3] === 'planned';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fobench-'));
   const file = path.join(dir, `Pulumi.${C}.yaml`);
   fs.writeFileSync(file, YAML);
@@ -104,7 +135,8 @@ async function main(): Promise<void> {
   const cliStart: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = Date.now();
-    execFileSync(process.execPath, [path.join(REPO, 'bin', 'tandem'), '--help'], { stdio: 'ignore' });
+    // The failover command's own path (bin/tandem loads only the command named).
+    execFileSync(process.execPath, [path.join(REPO, 'bin', 'tandem'), 'failover', '--help'], { stdio: 'ignore' });
     cliStart.push(Date.now() - t0);
   }
   await labDown(C);
@@ -130,13 +162,16 @@ async function main(): Promise<void> {
       planned.push(rec.rtoMs!);
       log(`planned -> ${to}: ${rec.rtoMs} ms; ${s.seq.length} records on ${to}, ${gaps(s.seq)} gaps`);
       // The profile: each step of the journal, where the time goes.
-      out.push(`planned switchover -> ${to}: command -> VIP ${rec.rtoMs} ms, records lost ${gaps(s.seq)} (${rec.steps.map((x) => `${x.name} ${x.ms} ms`).join('; ')})`);
+      const c = rec.counts;
+      out.push(
+        `planned switchover -> ${to}: command -> VIP ${rec.rtoMs} ms, records lost ${gaps(s.seq)}; ${c.connects} SSH connections, ${c.execs} execs, ${c.agentNodeStarts} agent node starts (${rec.steps.map((x) => `${x.name} ${x.ms} ms`).join('; ')})`,
+      );
       await sleep(2000);
     }
 
     // Unplanned: crash the master, fail over at once.
     const unplanned: number[] = [];
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < (plannedOnly ? 0 : runs); i++) {
       const now = await cur();
       const master = now.hosts.find((h) => h.role === 'master')!.site;
       const obs = await observe(now, connectorFor(now), { timeoutMs: 5000, retries: 0 }, 8);
@@ -170,7 +205,7 @@ async function main(): Promise<void> {
     }
 
     // Cold: crash the master; the cold mirror is the target.
-    {
+    if (!plannedOnly) {
       const now = await cur();
       const master = now.hosts.find((h) => h.role === 'master')!.site;
       const faultAt = Date.now();
@@ -180,9 +215,13 @@ async function main(): Promise<void> {
       out.push(`cold failover ${master} -> ldn: crash -> VIP ${rec.rtoMs} ms (${rec.steps.map((s) => `${s.name} ${s.ms} ms`).join('; ')})`);
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    out.push(`median planned ${med(planned)} ms (n=${planned.length}), median unplanned ${med(unplanned)} ms (n=${unplanned.length})`);
+    const cli = med(cliStart);
     out.push(
-      `tandem command start (node bin/tandem --help): ${cliStart.join(', ')} ms; load average ${os
+      `median planned ${med(planned)} ms (n=${planned.length}, ${Math.min(...planned)}-${Math.max(...planned)}); with the command's start (median ${cli} ms) ${med(planned) + cli} ms; ` +
+        `median unplanned ${unplanned.length ? med(unplanned) : '-'} ms (n=${unplanned.length})`,
+    );
+    out.push(
+      `tandem command start (node bin/tandem failover --help): ${cliStart.join(', ')} ms; load average ${os
         .loadavg()
         .map((x) => x.toFixed(1))
         .join(' ')} on ${os.cpus().length} cores`,

@@ -6,11 +6,15 @@
  * what differs from a fresher survivor. Every remote argument is shell-quoted; errors name the
  * host and the step.
  */
+import { createHash } from 'node:crypto';
 import * as net from 'node:net';
-import type { AgentConfig, AgentPeer, AgentStatus } from '../../agent/src/contract';
+import { gunzipSync } from 'node:zlib';
+import { Excluder } from '../../agent/src/exclude';
+import { linkIsMirrored } from '../../agent/src/pathsafe';
+import type { AgentConfig, AgentStatus } from '../../agent/src/contract';
 import { SERVICE_JSON, WATCH_PID } from '../../agent/src/fence';
 import type { Inventory, InventoryHost } from '../../model/inventory';
-import { buildAgentConfig, configFileMode, renderConfig } from '../hosts/config';
+import { buildAgentConfig, configFileMode, peersFor, renderConfig } from '../hosts/config';
 import { asRoot, CONFIG_JSON, STATE_DIR, startScript, type Supervision } from '../hosts/hostfiles';
 import { hostOf } from '../hosts/inventory-check';
 import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY, authorizedKeyLine, authorizedKeysFile, epochAskers, epochQueryLine } from '../hosts/keys';
@@ -146,6 +150,69 @@ export async function digestOf(r: Remote, h: InventoryHost, timeoutMs: number, l
   }
 }
 
+/**
+ * Shell that lists dataDir (type, path, size or link target) and hashes every regular file, as
+ * one gzip+base64 line: two finds and sha256sum, no node start on the host (the agent's digest
+ * starts node, the longest part of a switchover on a loaded host). `before` runs first in the same
+ * round trip (the service stop); its own output goes to stderr.
+ */
+export function treeScript(dataDir: string, before?: string): string {
+  const list = `LC_ALL=C find . -mindepth 1 \\( -type l -printf 'l%P\\0%l\\0' \\) -o -printf '%y%P\\0%s\\0'`;
+  const hash = `LC_ALL=C find . -type f -print0 | xargs -0r sha256sum -z`;
+  return `${before ? `set -e\n{ ${before}\n} >&2\n` : ''}cd -- ${sq(dataDir)} && { ${list}; printf '\\0'; ${hash}; printf '\\0end\\0'; } | gzip -1 | base64 -w0`;
+}
+
+/**
+ * The digest of what treeScript printed, exactly as the agent computes it (agent/src/fence.ts
+ * digestTree: the same entries, the same exclusions, the same hash), so the two are comparable.
+ */
+export function digestOfTree(b64out: string, dataDir: string, exclude: readonly string[]): Digest {
+  const parts = gunzipSync(Buffer.from(b64out.trim(), 'base64')).toString('utf8').split('\0');
+  if (parts.length < 3 || parts[parts.length - 2] !== 'end') throw new Error('the dataDir listing is incomplete');
+  const ex = new Excluder(exclude);
+  const listed: { t: string; rel: string; x: string }[] = [];
+  let i = 0;
+  for (; i + 1 < parts.length && parts[i] !== ''; i += 2) listed.push({ t: parts[i][0], rel: parts[i].slice(1), x: parts[i + 1] });
+  const hashes = new Map<string, string>();
+  for (i++; i < parts.length && parts[i] !== 'end'; i++) {
+    if (parts[i] === '') continue;
+    const m = /^([0-9a-f]{64}) [ *]\.\/(.*)$/s.exec(parts[i]);
+    if (!m) throw new Error(`unexpected sha256sum output ${JSON.stringify(parts[i].slice(0, 80))}`);
+    hashes.set(m[2], m[1]);
+  }
+  const entries: Record<string, string> = {};
+  let files = 0;
+  let bytes = 0;
+  for (const e of listed) {
+    if (ex.excluded(e.rel, e.t === 'd')) continue;
+    if (e.t === 'd') entries[e.rel] = 'd';
+    else if (e.t === 'f') {
+      // A file hashed by neither find (created or removed between them): not a stable tree.
+      const h = hashes.get(e.rel);
+      entries[e.rel] = h ? `f:${h}` : 'f:?';
+      files++;
+      bytes += Number(e.x) || 0;
+    } else if (e.t === 'l' && linkIsMirrored(dataDir, e.rel, e.x)) entries[e.rel] = `l:${e.x}`;
+  }
+  const h = createHash('sha256');
+  for (const k of Object.keys(entries).sort()) h.update(`${k}\0${entries[k]}\n`);
+  return { digest: h.digest('hex'), files, bytes };
+}
+
+/**
+ * digestOf without node on the host (treeScript); `before` rides the same round trip and must
+ * succeed. Null when the listing cannot be read (a host without find -printf, gzip or base64):
+ * the caller then asks the agent.
+ */
+export async function shellDigestOf(r: Remote, h: InventoryHost, exclude: readonly string[], timeoutMs: number, before?: string): Promise<Digest | null> {
+  const res = await step(r, before ? 'service stop and dataDir listing' : 'listing dataDir', asRoot(h.user, treeScript(h.dataDir, before)), { timeoutMs });
+  try {
+    return digestOfTree(res.stdout, h.dataDir, exclude);
+  } catch {
+    return null;
+  }
+}
+
 /** Runs the topology's service.start / service.stop on a host. */
 export async function runService(r: Remote, h: InventoryHost, inv: Inventory, verb: 'start' | 'stop', timeoutMs: number, before?: string): Promise<string> {
   const cmd = verb === 'start' ? inv.service.start : inv.service.stop;
@@ -187,6 +254,8 @@ export interface Reconfigure {
   readonly demoted: boolean;
   /** Extra shell run before the daemon is signalled (fence clean-up). */
   readonly extra?: string;
+  /** Shell run last, after the daemon re-read its config (the promoted host's service start). */
+  readonly then?: string;
 }
 
 /**
@@ -198,8 +267,8 @@ export async function reconfigureHost(r: Remote, inv: Inventory, site: string, o
   const h = hostOf(inv, site);
   // The alert channels stay what the host has (every host carries them: scripts/hosts/config.ts).
   const base = buildAgentConfig(inv, site, { epoch: o.epoch, paused: false, pausedChildren: [] }, o.probe.config?.notify ?? null);
-  // Every other site, so this host's fence can ask a new master that was never its child.
-  const cfg: AgentConfig = { ...base, peers: peersFor(inv, site) };
+  // It carries every other site (peers), so this host's fence can ask a new master that was never its child.
+  const cfg: AgentConfig = base;
   const config = renderConfig(cfg);
   const parts: string[] = ['set -eu'];
   const wrote: string[] = [`config.json (${h.role}${h.feedFrom ? ` fed by ${h.feedFrom}` : ''}, epoch ${o.epoch})`];
@@ -225,21 +294,27 @@ export async function reconfigureHost(r: Remote, inv: Inventory, site: string, o
   if (o.probe.config && (o.probe.config.feedFrom !== h.feedFrom || o.probe.config.role !== h.role)) {
     // A session of the old feeder can outlive the layout (a TCP connection kept across a partition):
     // end it now. The receiver would refuse its next frame anyway (agent/src/receive-cmd.ts).
+    // Waited for (up to 2 s, then SIGKILL): a service started next in this script must not race a
+    // batch of the old feeder still being applied.
     parts.push(
-      `p=$(cat ${STATE_DIR}/receiver.pid 2>/dev/null || true); if [ -n "$p" ] && grep -q agent.js /proc/$p/cmdline 2>/dev/null && [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; then kill "$p" 2>/dev/null || true; fi`,
+      `p=$(cat ${STATE_DIR}/receiver.pid 2>/dev/null || true); if [ -n "$p" ] && grep -q agent.js /proc/$p/cmdline 2>/dev/null && [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; then kill "$p" 2>/dev/null || true; ` +
+        `i=0; while [ $i -lt 100 ] && kill -0 "$p" 2>/dev/null; do sleep 0.02; i=$((i+1)); done; kill -9 "$p" 2>/dev/null || true; fi`,
     );
     wrote.push(`the receiver of ${o.probe.config.feedFrom ?? 'nobody'} ended`);
   }
   if (o.extra) parts.push(o.extra);
-  parts.push(startScript(o.probe.supervision, { restart: false, reload: true, unitChanged: false }).replace(/^set -eu\n/, ''));
+  // In a subshell: the start script ends with `exit`, and the service start comes after it.
+  parts.push(`(\n${startScript(o.probe.supervision, { restart: false, reload: true, unitChanged: false }).replace(/^set -eu\n/, '')}\n)`);
+  if (o.then) {
+    parts.push(o.then);
+    wrote.push('service started');
+  }
   await step(r, 'writing the new layout', asRoot(h.user, parts.join('\n')), { timeoutMs });
   return wrote;
 }
 
-/** Every site but `site`, as its fence reaches them (AgentConfig.peers). */
-export function peersFor(inv: Inventory, site: string): AgentPeer[] {
-  return inv.hosts.filter((h) => h.site !== site && h.hostKey).map((h) => ({ site: h.site, address: h.address, sshPort: h.sshPort, hostKey: h.hostKey! }));
-}
+/** Every site but `site`, as its fence reaches them (AgentConfig.peers); written once, in scripts/hosts/config.ts. */
+export { peersFor };
 
 const FENCE_LOG = '/var/lib/tandem/log/fence.log';
 /** Shell test: the fence process of this host runs (lab hosts share a pid space: same mount namespace). */
@@ -251,7 +326,7 @@ const FENCE_RUNNING = `{ p=$(cat ${WATCH_PID} 2>/dev/null) && [ -n "$p" ] && gre
  * (the host is master by a failover or by the operator now) and starts the fence process, which
  * asks the other sites for their epoch every few seconds for as long as this host is master.
  */
-export function fenceHookScript(reason: string, service: { stop: string }): string {
+export function fenceHookScript(reason: string, service: { stop: string }, startWatch = true): string {
   const hook = `#!/bin/sh
 # Managed by tandem (failover / service start): before a master that comes back feeds anyone, ask
 # the other sites whether a higher epoch exists, then keep asking while it is master
@@ -265,7 +340,12 @@ exec node ${AGENT_JS} fence >>${FENCE_LOG} 2>&1
 printf %s ${sq(b64(hook))} | base64 -d > /var/lib/tandem/boot.d/.40-tandem-fence.tmp && chmod 0755 /var/lib/tandem/boot.d/.40-tandem-fence.tmp && mv -f /var/lib/tandem/boot.d/.40-tandem-fence.tmp /var/lib/tandem/boot.d/40-tandem-fence
 printf %s ${sq(svc)} > ${SERVICE_JSON}.tmp && chmod 0644 ${SERVICE_JSON}.tmp && mv -f ${SERVICE_JSON}.tmp ${SERVICE_JSON}
 printf %s ${sq(state)} > /run/tandem-fence/state.json; chmod 0644 /run/tandem-fence/state.json
-${FENCE_RUNNING} || setsid node ${AGENT_JS} fence </dev/null >>${FENCE_LOG} 2>&1 &`;
+${startWatch ? fenceWatchScript() : ''}`;
+}
+
+/** Starts this host's fence process unless it runs (the second half of fenceHookScript: a promotion starts it after the service). */
+export function fenceWatchScript(): string {
+  return `${FENCE_RUNNING} || setsid node ${AGENT_JS} fence </dev/null >>${FENCE_LOG} 2>&1 &`;
 }
 
 /**

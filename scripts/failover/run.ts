@@ -12,7 +12,22 @@ import { applyLiveToInventory } from '../hosts/target';
 import type { Connector, Remote, SshSettings } from '../hosts/remote';
 import { mapParallel } from '../hosts/parallel';
 import type { AddressDriver } from './drivers/types';
-import { answers, copyDifferences, digestOf, fenceHookScript, probeHost, reconfigureHost, runService, Sessions, stopFenceScript, waitAnswers, type HostProbe } from './hosts';
+import {
+  answers,
+  copyDifferences,
+  digestOf,
+  fenceHookScript,
+  fenceWatchScript,
+  probeHost,
+  reconfigureHost,
+  runService,
+  Sessions,
+  shellDigestOf,
+  stopFenceScript,
+  waitAnswers,
+  type Digest,
+  type HostProbe,
+} from './hosts';
 import { Journal, journalDir, saveRecord, type JournalRecord } from './journal';
 import { writeLive } from './live-store';
 import { chooseTarget, checkTo, FailoverInputError, masterHost, nextEpoch, nextLive, type HostView } from './plan';
@@ -76,6 +91,35 @@ function fresh(p: HostProbe): boolean {
   return !!st && p.hostNow - Date.parse(st.updatedAt) < 5_000 && !!p.receiver && (st as { inSync?: boolean }).inSync === true;
 }
 
+/** How long the master's watcher may hold a change before its sender knows of it (a heartbeat's `through` does not count those). */
+const WATCH_ALLOWANCE_MS = 2_000;
+
+/**
+ * The data at risk of an unplanned failover, as an upper bound (an over-estimate is honest, an
+ * under-estimate is not): from the newest point the target surely holds to when the master
+ * surely wrote nothing more (found down by this failover's probe, or its service stopped by it).
+ * The target's `through` alone is not that point: a heartbeat says "through now" when the sender
+ * has nothing queued, while the newest writes may still sit in its watcher; and the fault time is
+ * not the end: a master keeps writing until the crash completes. The newest applied change, or
+ * `through` less the watcher's allowance when the master had been idle, is.
+ */
+export function dataAtRisk(p: HostProbe, site: string, master: string, stoppedAt: number, masterReachable: boolean, foundDownAt: number): NonNullable<JournalRecord['dataAtRisk']> {
+  const rv = p.receiver;
+  const through = rv?.through ?? null;
+  const applied = rv?.lastAppliedChangeTime ?? null;
+  const end = masterReachable ? stoppedAt : foundDownAt;
+  const held = through === null ? applied : Math.min(through, Math.max(applied ?? 0, through - WATCH_ALLOWANCE_MS));
+  if (held === null) return { seconds: null, bytes: null, basis: `${site} has no applied position: everything since its seed may be missing` };
+  const iso = (t: number) => new Date(t).toISOString();
+  return {
+    seconds: Math.max(0, Math.round(end - held) / 1000),
+    bytes: null,
+    basis:
+      `at most the writes between ${iso(held)} (${site} holds every change before it: newest applied change ${applied ? iso(applied) : '-'}, in sync through ${through ? iso(through) : '-'}) ` +
+      `and ${iso(end)} (${master} ${masterReachable ? 'service stopped' : 'found down'} by this failover)`,
+  };
+}
+
 async function probeAll(inv: Inventory, sessions: Sessions, timeoutMs: number): Promise<Map<string, Seen>> {
   const res = await mapParallel(inv.hosts, inv.hosts.length, async (h) => probeHost(await sessions.get(h.site), h, timeoutMs));
   const out = new Map<string, Seen>();
@@ -125,6 +169,8 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
       () => probeAll(inv, sessions, Math.min(req.ssh.timeoutMs, 10_000)),
       (m) => [...m].map(([s, v]) => `${s} ${v.probe ? `epoch ${viewOf(s, v).epoch}` : 'unreachable'}`).join(', '),
     );
+    // The master was found down (or its agent dead) by now: what it wrote up to here may be lost.
+    const foundDownAt = Date.now();
     const views = new Map([...seen].map(([s, v]) => [s, viewOf(s, v)] as const));
     const mv = views.get(master.site)!;
     if (req.planned && !mv.reachable) {
@@ -178,27 +224,44 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
 
     if (req.planned) {
       const mr = await sessions.get(master.site);
-      await journal.step(
-        `stop the service on ${master.site}`,
-        () => runService(mr, master, inv, 'stop', STEP_MS, stopFenceScript()),
-        (o) => o,
-      );
-      // Drain and verify in one: the digests of dataDir on both are equal once every change
-      // the master made has been applied on the target.
-      const deadline = Date.now() + (req.drainTimeoutMs ?? 30_000);
+      // One round trip on the master: stop the service (its fence first), then list and hash
+      // dataDir (a shell pipeline: no node start). Then drain and verify: the target's digest,
+      // and the master's again, until equal, which they are once every change the master made
+      // is applied on the target. A difference the shell listing may see and the agent's own
+      // digest does not (the agent's is the reference) is settled by the agent's after 1 s.
+      const ex = inv.exclude;
+      let first: Digest | null = await journal
+        .step(
+          `stop the service on ${master.site} and hash its dataDir`,
+          () => shellDigestOf(mr, master, ex, STEP_MS, `${stopFenceScript()}\n${inv.service.stop}`),
+          (a) => (a ? `stopped; ${a.files} files, ${a.bytes} bytes` : 'stopped; the listing could not be read: the agent digest decides'),
+        )
+        .catch(async (e) => {
+          // Stopped or not: make sure it serves again before giving up.
+          await runService(mr, master, inv, 'start', STEP_MS, fenceHookScript(`switchover to ${target.site} abandoned; master again`, inv.service)).catch(() => undefined);
+          throw e;
+        });
+      const shellOrAgent = async (r: Remote, h: InventoryHost) => (await shellDigestOf(r, h, ex, STEP_MS)) ?? digestOf(r, h, STEP_MS);
+      const drainMs = req.drainTimeoutMs ?? 30_000;
+      const deadline = Date.now() + drainMs;
+      const t0 = Date.now();
       const d = await journal
         .step(
           `drain and verify ${target.site} = ${master.site} (dataDir digest)`,
           async () => {
             for (;;) {
-              const [a, b] = await Promise.all([digestOf(mr, master, STEP_MS), digestOf(tr, target, STEP_MS)]);
-              if (a.digest === b.digest) return a;
+              const agentToo = Date.now() - t0 > 1000;
+              const [a, b] = agentToo
+                ? await Promise.all([digestOf(mr, master, STEP_MS), digestOf(tr, target, STEP_MS)])
+                : await Promise.all([first ?? shellOrAgent(mr, master), shellOrAgent(tr, target)]);
+              first = null;
+              if (a.digest === b.digest) return { ...a, how: agentToo ? 'agent digest' : 'shell digest' };
               const last = `${master.site} ${a.files} files ${a.bytes} bytes ${a.digest.slice(0, 12)}; ${target.site} ${b.files} files ${b.bytes} bytes ${b.digest.slice(0, 12)}`;
-              if (Date.now() > deadline) throw new Error(`${target.site} does not hold the master's data after ${(req.drainTimeoutMs ?? 30_000) / 1000} s (${last})`);
-              await new Promise((r) => setTimeout(r, 50));
+              if (Date.now() > deadline) throw new Error(`${target.site} does not hold the master's data after ${drainMs / 1000} s (${last})`);
+              await new Promise((r) => setTimeout(r, 20));
             }
           },
-          (a) => `equal: ${a.files} files, ${a.bytes} bytes, sha256 ${a.digest.slice(0, 16)}`,
+          (a) => `equal (${a.how}): ${a.files} files, ${a.bytes} bytes, sha256 ${a.digest.slice(0, 16)}`,
         )
         .catch(async (e) => {
           // Not verified: nothing was promoted; the service goes back on the master.
@@ -222,18 +285,6 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
           (c) => `${c.files} files, ${c.bytes} bytes copied`,
         );
       }
-      const rv = tProbe.receiver;
-      const through = rv?.through ?? rv?.lastAppliedChangeTime ?? null;
-      const heard = rv?.updatedAt ?? null;
-      const lost = req.faultAt ?? heard;
-      journal.dataAtRisk = {
-        seconds: through !== null && lost !== null ? Math.max(0, (lost - through) / 1000) : null,
-        bytes: null,
-        basis:
-          through === null
-            ? `${target.site} has no applied position: everything since its seed may be missing`
-            : `${target.site} held every change up to ${new Date(through).toISOString()}; ${master.site} was last heard ${lost ? new Date(lost).toISOString() : '?'}`,
-      };
       if (mv.reachable) {
         // Its agent is dead but the host answers: make sure it does not serve.
         const mr = await sessions.get(master.site);
@@ -245,6 +296,7 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
           )
           .catch((e) => journal.missed.push({ site: master.site, why: `service stop: ${(e as Error).message.split('\n')[0]}` }));
       }
+      journal.dataAtRisk = dataAtRisk(tProbe, target.site, master.site, Math.max(Date.now(), req.faultAt ?? 0), mv.reachable, foundDownAt);
     }
 
     // ---- the new layout ----
@@ -267,12 +319,15 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
     const keys = new Map<string, string>();
     for (const [, v] of seen) for (const [k, pub] of v.probe?.knownKeys ?? []) keys.set(k, pub);
     for (const [s, v] of seen) if (v.probe?.publicKey) keys.set(s, v.probe.publicKey);
-    const reconf = async (h: InventoryHost) => {
+    const reconf = async (h: InventoryHost, then?: string) => {
       const p = seen.get(h.site)!.probe!;
       const r = await sessions.get(h.site);
       const demoted = h.site === master.site;
-      const extra = h.site === target.site ? fenceHookScript(`promoted by ${kind} failover at epoch ${epoch}`, next.service) : undefined;
-      const w = await reconfigureHost(r, next, h.site, { epoch, publicKeys: keys, probe: p, demoted, extra }, STEP_MS);
+      // The target: the fence hook (its boot gate) before the service starts, the fence process
+      // (a node start) after it, off the critical path.
+      const extra = h.site === target.site ? fenceHookScript(`promoted by ${kind} failover at epoch ${epoch}`, next.service, !then) : undefined;
+      const after = h.site === target.site && then ? `${then}\n${fenceWatchScript()}` : then;
+      const w = await reconfigureHost(r, next, h.site, { epoch, publicKeys: keys, probe: p, demoted, extra, then: after }, STEP_MS);
       if (demoted) oldMasterDone.v = true;
       rejoined.add(h.site);
       return w;
@@ -282,9 +337,10 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
     const others = next.hosts.filter((h) => h.site !== target.site && !(req.planned && h.site === master.site));
     const addr = inv.vip?.address ?? toHost.address;
     const port = inv.service.healthPort;
-    // All at once: the address, every other mirror, and (planned) the old master's demotion next to
-    // the target's promotion. The service starts once both of those are done: until the old master
-    // stops feeding, whatever it sends (a verify repair) could overwrite the new master's writes.
+    // All at once: the address, every other mirror, the old master's demotion (planned) and the
+    // target's promotion, which starts the service in the same script: its config (master, no
+    // feeder, no feeder's key) is written and its receiver ended (and waited for) before the
+    // service starts, so nothing the old master still sends can land on the new master's writes.
     // Other mirrors are not waited for: one that hangs must not hold the service back.
     const vipP = journal.step(
       `move the service address to ${target.site}`,
@@ -324,21 +380,17 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
       (e: Error) => e,
     );
     const othersDone = othersP.catch(() => undefined);
+    const toStart = next.service.start;
     await Promise.all([
       journal.step(
-        `promote ${target.site} (master, epoch ${epoch})`,
-        () => reconf(target),
+        `promote ${target.site} (master, epoch ${epoch}) and start the service`,
+        () => reconf(target, toStart),
         (w) => w.join(', '),
       ),
       demoteP,
     ]);
     const vipError = await vipDone;
     if (vipError) throw new Error(`the service address could not be moved to ${target.site}: ${vipError.message}`);
-    await journal.step(
-      `start the service on ${target.site}`,
-      () => runService(tr, toHost, next, 'start', STEP_MS),
-      (o) => o,
-    );
     const answered = await journal.step(
       `service answers on ${addr}:${port}`,
       async () => {

@@ -4,7 +4,7 @@
  * here, so a host's config never depends on which command wrote it last.
  */
 import { createHash } from 'node:crypto';
-import type { AgentChild, AgentConfig, AgentNotify } from '../../agent/src/contract';
+import type { AgentChild, AgentConfig, AgentNotify, AgentPeer } from '../../agent/src/contract';
 import type { Inventory } from '../../model/inventory';
 import { childrenIn, hostOf } from './inventory-check';
 
@@ -59,7 +59,15 @@ export function buildAgentConfig(inv: Inventory, site: string, control: MirrorCo
     // Pauses of sites that are no longer this host's children are dropped: they would pause nothing.
     pausedChildren: [...new Set(control.pausedChildren)].filter((c) => childNames.has(c)).sort(),
     ...(notify ? { notify } : {}),
+    // Every other site, so this host's fence can ask a master that was never its feeder or child
+    // (agent/src/fence.ts): installs carry them as failovers do.
+    peers: peersFor(inv, site),
   };
+}
+
+/** Every site but `site`, as its fence reaches them (AgentConfig.peers). */
+export function peersFor(inv: Inventory, site: string): AgentPeer[] {
+  return inv.hosts.filter((h) => h.site !== site && h.hostKey).map((h) => ({ site: h.site, address: h.address, sshPort: h.sshPort, hostKey: h.hostKey! }));
 }
 
 /** The exact bytes written to config.json; stable, so a hash comparison means "unchanged". */

@@ -32,6 +32,7 @@
  */
 import { AGENT_HOME, AGENT_USER, HOST } from '../../agent/src/contract';
 import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY } from './keys';
+import { FENCE_HOOK } from '../../agent/src/fence';
 import { sq } from '../ssh/quote';
 
 export const UNIT_NAME = 'tandem-agent.service';
@@ -75,6 +76,39 @@ RestartSec=2
 # Mirroring must never slow the trading platform down.
 Nice=10
 IOSchedulingClass=idle
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export const FENCE_UNIT_NAME = 'tandem-fence.service';
+export const FENCE_UNIT_PATH = `/etc/systemd/system/${FENCE_UNIT_NAME}`;
+
+/**
+ * The boot fence where systemd runs (boot.d is the lab's boot path; systemd does not run it):
+ * `agent.js fence` as root at boot, on a host that has been master (the hook file is its mark,
+ * written by the failover or `service start`; agent/src/fence.ts). Until it confirms with another
+ * site that no higher epoch exists, the daemon does not feed and the service is not started; it
+ * then keeps watching while the host is master, and exits when it is not. When it gave up fenced
+ * (no site reachable for its deadline) systemd runs it again.
+ */
+export function fenceUnit(node: string): string {
+  return `# Managed by \`tandem agent install\`; edits here are lost on the next install.
+[Unit]
+Description=tandem boot fence (a master that comes back asks the other sites for a higher epoch before it serves or feeds)
+After=network-online.target
+Wants=network-online.target
+Before=${UNIT_NAME}
+ConditionPathExists=${FENCE_HOOK}
+
+[Service]
+Type=simple
+ExecStart=${node} ${AGENT_JS} fence
+StandardOutput=append:${AGENT_HOME}/log/fence.log
+StandardError=append:${AGENT_HOME}/log/fence.log
+Restart=on-failure
+RestartSec=10
 
 [Install]
 WantedBy=multi-user.target
@@ -237,7 +271,7 @@ command -v rsync >/dev/null 2>&1 && echo tool=rsync || true
 command -v inotifywait >/dev/null 2>&1 && echo tool=inotifywait || true
 echo "systemd=$([ -d /run/systemd/system ] && echo 1 || echo 0)"
 sha() { [ -f "$1" ] && echo "sha:$1=$(sha256sum < "$1" | cut -d' ' -f1)" || true; }
-for f in ${AGENT_JS} ${CONFIG_JSON} ${AUTHORIZED_KEYS} ${SUPERVISOR} ${BOOT_HOOK} ${UNIT_PATH}; do sha $f; done
+for f in ${AGENT_JS} ${CONFIG_JSON} ${AUTHORIZED_KEYS} ${SUPERVISOR} ${BOOT_HOOK} ${UNIT_PATH} ${FENCE_UNIT_PATH}; do sha $f; done
 [ -f ${CONFIG_JSON} ] && echo "config=$(base64 -w0 < ${CONFIG_JSON})" || true
 [ -f ${SYNC_KEY}.pub ] && echo "pub=$(base64 -w0 < ${SYNC_KEY}.pub)" || true
 if [ -d /run/systemd/system ]; then
@@ -344,6 +378,10 @@ H=${AGENT_HOME}
 if [ -d /run/systemd/system ] && [ -f ${UNIT_PATH} ]; then
   systemctl disable --now --quiet ${UNIT_NAME} || true
   rm -f ${UNIT_PATH}; systemctl daemon-reload || true
+fi
+if [ -d /run/systemd/system ] && [ -f ${FENCE_UNIT_PATH} ]; then
+  systemctl disable --quiet ${FENCE_UNIT_NAME} || true
+  rm -f ${FENCE_UNIT_PATH}; systemctl daemon-reload || true
 fi
 ${stopSupervisorScript()}
 rm -f ${BOOT_HOOK} ${SUPERVISOR} ${AGENT_JS} ${CONFIG_JSON} ${STATUS_JSON} ${LEGACY_STATUS_JSON} \\

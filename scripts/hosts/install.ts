@@ -18,6 +18,9 @@ import {
   BOOT_HOOK,
   bootHook,
   CONFIG_JSON,
+  FENCE_UNIT_NAME,
+  FENCE_UNIT_PATH,
+  fenceUnit,
   missingTools,
   parseProbe,
   prepareScript,
@@ -37,6 +40,7 @@ import { AGENT_JS, AUTHORIZED_KEYS, authorizedKeyLine, authorizedKeysFile, epoch
 import { mapParallel, type Progress, type Settled } from './parallel';
 import { step, type Connector, type Remote, type SshSettings } from './remote';
 import { HostKeyRefused } from './ssh';
+import { roleFromConfig, rolesDisagree } from './target';
 
 export interface FleetOptions {
   readonly inventory: Inventory;
@@ -48,6 +52,11 @@ export interface FleetOptions {
   readonly stepTimeoutMs?: number;
   /** The stack's alert channels, secrets resolved (scripts/notify/channels.ts); null: none; undefined: not known here (keep what hosts have). */
   readonly notify?: AgentNotify | null;
+  /**
+   * The inventory came alone (Target.liveUnknown): its roles may predate a failover. Then install
+   * and mirror start ask the hosts who is master first and change nothing when they disagree.
+   */
+  readonly liveUnknown?: boolean;
 }
 
 export type Outcome = 'installed' | 'upgraded' | 'updated' | 'started' | 'unchanged' | 'uninstalled' | 'not installed' | 'skipped' | 'failed';
@@ -121,6 +130,8 @@ export function desiredFiles(args: {
   files.push({ path: AUTHORIZED_KEYS, content: Buffer.from(authorizedKeysFile(keyLines)), mode: '0644', owner: 'root:root', label: 'authorized_keys' });
   if (probe.supervision === 'systemd') {
     files.push({ path: UNIT_PATH, content: Buffer.from(systemdUnit(node)), mode: '0644', owner: 'root:root', label: 'systemd unit' });
+    // boot.d is not run at boot under systemd: the boot fence gets its own unit.
+    files.push({ path: FENCE_UNIT_PATH, content: Buffer.from(fenceUnit(node)), mode: '0644', owner: 'root:root', label: 'fence unit' });
   } else {
     files.push({ path: SUPERVISOR, content: Buffer.from(supervisorScript(node)), mode: '0755', owner: 'root:root', label: 'supervisor' });
     files.push({ path: BOOT_HOOK, content: Buffer.from(bootHook()), mode: '0755', owner: 'root:root', label: 'boot hook' });
@@ -130,6 +141,26 @@ export function desiredFiles(args: {
 
 export function changedFiles(files: readonly FileSpec[], probe: Probe): FileSpec[] {
   return files.filter((f) => probe.sha.get(f.path) !== sha256(f.content));
+}
+
+/**
+ * With an inventory alone (o.liveUnknown): why the hosts' own configs disagree with its roles
+ * (rolesDisagree), read with one probe per reachable host; null when they agree.
+ */
+export async function hostsDisagree(o: FleetOptions, hosts: readonly InventoryHost[], remote: (h: InventoryHost) => Remote | null): Promise<string | null> {
+  const seen = await Promise.all(
+    hosts.map(async (h) => {
+      const r = remote(h);
+      if (!r) return null;
+      try {
+        const p = parseProbe((await step(r, 'reading the agent config', asRoot(h.user, probeScript()), { timeoutMs: o.stepTimeoutMs ?? STEP_TIMEOUT_MS })).stdout);
+        return roleFromConfig(h.site, p.configText);
+      } catch {
+        return null;
+      }
+    }),
+  );
+  return rolesDisagree(o.inventory, seen);
 }
 
 export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade', agentJs: Buffer): Promise<HostResult[]> {
@@ -153,6 +184,20 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
         o.progress(h.site, !s.ok ? `FAILED: ${error}` : 'skipped');
         return { site: h.site, outcome: !s.ok ? 'failed' : 'skipped', changes: [], error, ms: Date.now() - t0.get(h.site)! };
       });
+    }
+    // An inventory alone may name the roles of before a failover: the preparation below already
+    // writes by role (a mirror's dataDir goes to the receiver), so the hosts are asked first.
+    if (o.liveUnknown) {
+      const why = await hostsDisagree(o, hosts, (h) => {
+        const s = sessions.get(h.site)!;
+        return s.ok ? s.value : null;
+      });
+      if (why) {
+        return hosts.map((h) => {
+          o.progress(h.site, 'skipped');
+          return { site: h.site, outcome: 'skipped', changes: [], error: `not touched: ${why}`, ms: Date.now() - t0.get(h.site)! };
+        });
+      }
     }
     // Phase 1: prepare + probe.
     const probes = new Map<string, Settled<Probe>>();
@@ -210,6 +255,10 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
         await step(r, `writing ${f.path}`, asRoot(h.user, writeFileScript(f.path, f.mode, f.owner)), { stdin: f.content, timeoutMs });
       }
       const labels = new Set(changed.map((f) => f.label));
+      if (labels.has('fence unit')) {
+        // Enabled, not started: it runs at boot (and only where the boot fence hook marks a master).
+        await step(r, 'enabling the boot fence unit', asRoot(h.user, `systemctl daemon-reload && systemctl enable --quiet ${FENCE_UNIT_NAME}`), { timeoutMs });
+      }
       const supervisionChanged = labels.has('systemd unit') || labels.has('supervisor');
       // The daemon re-reads config.json by itself; only new code or supervision needs a restart.
       const restart = labels.has('agent.js') || supervisionChanged;

@@ -20,6 +20,7 @@ import { type FleetOptions, type HostResult } from './install';
 import { AGENT_JS } from './keys';
 import { mapParallel } from './parallel';
 import { step, type Remote } from './remote';
+import { roleFromConfig, rolesDisagree } from './target';
 
 export type MirrorVerb = 'start' | 'stop' | 'pause' | 'resume';
 
@@ -103,6 +104,14 @@ export async function mirrorFleet(o: FleetOptions, verb: MirrorVerb, sites: read
     const failed = opened.map((r, i) => (r.ok ? null : `${inv.hosts[i].site}: ${r.error.message}`)).filter(Boolean);
     // Configs must change together (a feeder and its child): refuse rather than half-apply.
     if (failed.length) throw new Error(`nothing changed; cannot reach or read every host:\n  ${failed.join('\n  ')}`);
+    // An inventory alone may name the roles of before a failover: writing them would undo it.
+    if (o.liveUnknown) {
+      const why = rolesDisagree(
+        inv,
+        inv.hosts.map((h) => roleFromConfig(h.site, probes.get(h.site)?.configText ?? null)),
+      );
+      if (why) throw new Error(`nothing changed; ${why}`);
+    }
 
     const current = new Map<string, MirrorControl>();
     for (const [site, p] of probes) current.set(site, controlFrom(p.configText)!);

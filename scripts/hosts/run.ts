@@ -36,6 +36,7 @@ export async function fleetFrom(a: TargetOptions & SshOptions, deps: RunDeps = {
     ssh: { identity: a.identity, timeoutMs: a.timeout * 1000 },
     parallel: a.parallel,
     progress: deps.progress ?? stderrProgress(),
+    liveUnknown: target.liveUnknown,
   };
   return { target, fleet };
 }

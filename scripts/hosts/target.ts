@@ -150,3 +150,44 @@ export async function resolveTarget(a: TargetOptions, labReader: () => LabReader
     EXIT.usage,
   );
 }
+
+/** What a host's own config says of it (role, and the highest epoch it has seen). */
+export interface HostRole {
+  readonly site: string;
+  readonly role: 'master' | 'mirror';
+  readonly epoch: number;
+}
+
+/**
+ * The hosts are the truth about who is master: each one's config names its role and epoch (a
+ * failover rewrites them; a demoted master rewrites its own). An inventory made before a failover,
+ * or a stack file whose tandem:live was not committed, names an old master. Returns why the hosts
+ * disagree with the inventory's master (the message to refuse with), or null when they do not.
+ * One rule for `service`, `mirror start` and `agent install`.
+ */
+export function rolesDisagree(inv: Inventory, seen: readonly (HostRole | null)[]): string | null {
+  const m = inv.hosts.find((h) => h.role === 'master');
+  if (!m) return null;
+  const known = seen.filter((x): x is HostRole => !!x);
+  const top = Math.max(0, ...known.map((x) => x.epoch));
+  const masters = known.filter((x) => x.role === 'master' && x.epoch === top);
+  const mine = known.find((x) => x.site === m.site);
+  const fix = `the inventory or the stack file's tandem:live is older than the last failover: name the stack file (tandem:live) with --stack ${inv.customer} or its path, or regenerate the inventory (pulumi up, then pulumi stack output inventory --json)`;
+  if (masters.length && !masters.some((x) => x.site === m.site)) {
+    return `the hosts say ${masters.map((x) => x.site).join(', ')} is master at epoch ${top}, not ${m.site}${mine ? ` (${m.site}: ${mine.role}, epoch ${mine.epoch})` : ''}; ${fix}`;
+  }
+  if (mine && mine.role !== 'master') return `${m.site} says it is a ${mine.role} at epoch ${mine.epoch}; ${fix}`;
+  return null;
+}
+
+/** A host's role from its config.json text (null: none or unreadable). */
+export function roleFromConfig(site: string, text: string | null, receiverEpoch = 0): HostRole | null {
+  if (!text) return null;
+  try {
+    const c = JSON.parse(text) as { role?: unknown; epoch?: unknown };
+    if (c.role !== 'master' && c.role !== 'mirror') return null;
+    return { site, role: c.role, epoch: Math.max(typeof c.epoch === 'number' ? c.epoch : 0, receiverEpoch) };
+  } catch {
+    return null;
+  }
+}

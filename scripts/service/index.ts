@@ -6,6 +6,7 @@
 import type { Inventory, InventoryHost } from '../../model/inventory';
 import { answers, authorizeEpochQueries, fenceHookScript, probeHost, runService, Sessions, waitAnswers } from '../failover/hosts';
 import { asRoot } from '../hosts/hostfiles';
+import { rolesDisagree } from '../hosts/target';
 import { step } from '../hosts/remote';
 import type { Connector, SshSettings } from '../hosts/remote';
 
@@ -40,12 +41,11 @@ export function currentMaster(inv: Inventory, site?: string): InventoryHost {
 }
 
 /**
- * The hosts are the truth about who is master: each one's config names its role and epoch (a
- * failover rewrites them; a demoted master rewrites its own). An inventory made before a failover,
- * or a stack file whose tandem:live was not committed, names an old master: starting the service
- * there would be split brain by hand. Refused, naming who the hosts say is master.
+ * The hosts are the truth about who is master (rolesDisagree, scripts/hosts/target.ts): starting
+ * the service on an old master named by a stale inventory would be split brain by hand. Refused,
+ * naming who the hosts say is master.
  */
-async function checkWithHosts(inv: Inventory, m: InventoryHost, sessions: Sessions): Promise<void> {
+async function checkWithHosts(inv: Inventory, sessions: Sessions): Promise<void> {
   const seen = await Promise.all(
     inv.hosts.map(async (h) => {
       try {
@@ -57,17 +57,8 @@ async function checkWithHosts(inv: Inventory, m: InventoryHost, sessions: Sessio
       }
     }),
   );
-  const known = seen.filter((x): x is { site: string; role: 'master' | 'mirror'; epoch: number } => !!x);
-  const top = Math.max(0, ...known.map((x) => x.epoch));
-  const masters = known.filter((x) => x.role === 'master' && x.epoch === top);
-  const mine = known.find((x) => x.site === m.site);
-  const fix = `the inventory or the stack file's tandem:live is older than the last failover: name the stack file (tandem:live) with --stack ${inv.customer} or its path, or regenerate the inventory (pulumi up, then pulumi stack output inventory --json)`;
-  if (masters.length && !masters.some((x) => x.site === m.site)) {
-    throw new ServiceInputError(
-      `the hosts say ${masters.map((x) => x.site).join(', ')} is master at epoch ${top}, not ${m.site}${mine ? ` (${m.site}: ${mine.role}, epoch ${mine.epoch})` : ''}; ${fix}`,
-    );
-  }
-  if (mine && mine.role !== 'master') throw new ServiceInputError(`${m.site} says it is a ${mine.role} at epoch ${mine.epoch}; ${fix}`);
+  const why = rolesDisagree(inv, seen);
+  if (why) throw new ServiceInputError(why);
 }
 
 export async function serviceAction(inv: Inventory, action: 'start' | 'stop' | 'status', o: { connect: Connector; ssh: SshSettings; site?: string; waitMs?: number }): Promise<ServiceReport> {
@@ -78,7 +69,7 @@ export async function serviceAction(inv: Inventory, action: 'start' | 'stop' | '
   if (action !== 'status') {
     const sessions = new Sessions(inv, o.connect, { ...o.ssh, retries: 0 });
     try {
-      await checkWithHosts(inv, m, sessions);
+      await checkWithHosts(inv, sessions);
       const r = await sessions.get(m.site);
       if (action === 'start') {
         // A master that reboots asks the other sites before it feeds again (agent/src/fence.ts):

@@ -187,5 +187,23 @@ describeLab('split brain after a healed partition (fo4)', () => {
     const status = await cliJson<{ hosts: { site: string; role: string; inSync?: boolean | null }[] }>(['status', lab.file(), '--json']);
     expect(status.json.hosts.find((h) => h.site === 'ny')).toMatchObject({ role: 'mirror' });
     await waitFor('ny in sync', async () => ((await sh(C, 'ny', 'node /var/lib/tandem/agent.js status --json')).stdout.includes('"inSync": true') ? true : undefined), 30_000, 250);
+
+    // An inventory alone (the lab's, from before the failover: it names ny master) must not write
+    // its old roles onto the hosts: mirror start and agent install ask them first and change nothing.
+    const configs = async () => Object.fromEntries(await Promise.all(['ny', 'chi', 'ams'].map(async (s) => [s, (await sh(C, s, 'cat /var/lib/tandem/config.json')).stdout] as const)));
+    const before = await configs();
+    const ms = await cli(['mirror', 'start', '--inventory', lab.invFile]);
+    expect(ms.code).toBe(1);
+    expect(ms.stderr).toMatch(/mirror start: nothing changed; the hosts say chi is master at epoch 2, not ny \(ny: mirror, epoch 2\); .*name the stack file/);
+    const ai = await cli(['agent', 'install', '--inventory', lab.invFile, '--json']);
+    expect(ai.code).toBe(1);
+    const hosts = (JSON.parse(ai.stdout) as { hosts: { site: string; outcome: string; error: string | null }[] }).hosts;
+    expect(hosts.map((h) => h.outcome)).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(hosts[0].error).toMatch(/not touched: the hosts say chi is master at epoch 2, not ny/);
+    expect(await configs()).toEqual(before);
+    expect(await config('ny')).toMatchObject({ role: 'mirror', feedFrom: 'chi', epoch: 2 });
+    // The same commands with the stack file (its tandem:live names chi) go ahead.
+    expect((await cli(['mirror', 'start', lab.file()])).code).toBe(0);
+    expect(await config('chi')).toMatchObject({ role: 'master', epoch: 2 });
   }, 300_000);
 });

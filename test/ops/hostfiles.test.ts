@@ -83,7 +83,7 @@ describe('desiredFiles / changedFiles: the idempotence decision', () => {
   it('a systemd host gets the unit instead', () => {
     const p = parseProbe('node=/usr/bin/node\nsystemd=1\n');
     const f = desiredFiles({ inv, site: 'ny', probe: p, control: INSTALL_DEFAULT, agentJs, parentPublicKey: null });
-    expect(f.map((x) => x.label)).toEqual(['agent.js', 'config.json', 'authorized_keys', 'systemd unit']);
+    expect(f.map((x) => x.label)).toEqual(['agent.js', 'config.json', 'authorized_keys', 'systemd unit', 'fence unit']);
     expect(f.find((x) => x.label === 'authorized_keys')!.content.toString()).not.toContain('ssh-ed25519');
   });
   it('everything differs on a bare host; nothing once the hashes match', () => {
