@@ -77,6 +77,8 @@ const testEnv = (k: string): number => (process.env.TANDEM_AGENT_HOME && Number(
 export const VERIFY_BYTES_PER_S = testEnv('TANDEM_TEST_VERIFY_RATE') || 8 * 1024 * 1024;
 export const VERIFY_PAUSE_MS = testEnv('TANDEM_TEST_VERIFY_PAUSE_MS') || 60_000;
 export const VERIFY_SETTLE_MS = 2_000;
+/** Test-only: the online verify starts this long after a link starts (so a test sees the stream and rsync alone). */
+const VERIFY_FIRST_MS = testEnv('TANDEM_TEST_VERIFY_FIRST_MS');
 const VERIFY_UNITS_PER_BATCH = 4;
 const VERIFY_EVERY_MS = 200;
 const verifyBudget = { bytes: 0, at: 0 };
@@ -169,7 +171,7 @@ export class ChildLink {
   /** ... and that it answers VERIFY frames (agents >= 0.2.0). */
   private verifyOk = false;
   private readonly verifier: Verifier;
-  private nextVerifyAt = 0;
+  private nextVerifyAt = VERIFY_FIRST_MS ? Date.now() + VERIFY_FIRST_MS : 0;
   /** Entries found different from the source while settled, since the last clean verify. */
   private differences: string[] = [];
   private differencesFound = 0;
@@ -484,7 +486,8 @@ export class ChildLink {
     // after it continue from here (the receiver checks the overlap).
     const snapshot = new Map<string, Offset>();
     const nlinks = new Map<number, Set<string>>();
-    walkFiles(this.o.dataDir, '', this.o.excluder, snapshot, OFFSETS_CAP, nlinks);
+    const symlinks: string[] = [];
+    walkFiles(this.o.dataDir, '', this.o.excluder, snapshot, OFFSETS_CAP, nlinks, symlinks);
     const resend = this.sameSizeChanged(snapshot, this.offsets.size ? this.offsets : (sentBefore.get(this.carryKey) ?? this.offsets));
     sentBefore.delete(this.carryKey);
     const started = Date.now();
@@ -534,6 +537,17 @@ export class ChildLink {
       for (const k of resend.small) {
         this.offsets.delete(k);
         if (!this.dirty.has(k)) this.dirty.set(k, { flags: EV.MODIFY, time: started, since: started });
+      }
+      // rsync --safe-links skips a symlink that leaves dataDir but keeps whatever the mirror
+      // held at that name (a file the link replaced, found by the local differential): the
+      // stream deletes it (frameForStat sends DELETE for such a link).
+      for (const k of symlinks) {
+        try {
+          if (linkIsMirrored(this.o.dataDir, k, fs.readlinkSync(path.join(this.o.dataDir, k)))) continue;
+        } catch {
+          continue; // gone or replaced since: its own event brings it
+        }
+        if (!this.dirty.has(k)) this.dirty.set(k, { flags: EV.CREATE, time: started, since: started });
       }
       this.links.clear();
       for (const [ino, names] of nlinks) this.links.set(ino, { names, scanned: names.size });

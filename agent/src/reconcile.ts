@@ -25,7 +25,7 @@ export interface Offset {
 /** Permission bits mirrored: rwx for all, plus setuid, setgid and sticky. */
 export const MODE_BITS = 0o7777;
 
-export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<string, Offset>, cap: number, nlinks?: Map<number, Set<string>>): void {
+export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<string, Offset>, cap: number, nlinks?: Map<number, Set<string>>, symlinks?: string[]): void {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(rel ? path.join(root, rel) : root, { withFileTypes: true });
@@ -36,8 +36,10 @@ export function walkFiles(root: string, rel: string, ex: Excluder, out: Map<stri
     if (out.size >= cap) return;
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (ex.excluded(r, e.isDirectory())) continue;
-    if (e.isDirectory()) walkFiles(root, r, ex, out, cap, nlinks);
-    else if (e.isFile()) {
+    if (e.isDirectory()) walkFiles(root, r, ex, out, cap, nlinks, symlinks);
+    else if (e.isSymbolicLink()) {
+      if (symlinks && symlinks.length < cap) symlinks.push(r);
+    } else if (e.isFile()) {
       try {
         const st = fs.lstatSync(path.join(root, r));
         out.set(r, { ino: st.ino, size: st.size, mode: st.mode & MODE_BITS, ctime: st.ctimeMs, gen: 0 });

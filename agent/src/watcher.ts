@@ -56,6 +56,16 @@ const BUSY_BYTES = 16 * 1024;
 const BUSY_DRAIN_MS = 10;
 /** How long a directory found to exist is taken to exist, if no directory removal is seen. */
 const DIR_RECHECK_MS = 1000;
+/** A new directory is walked again once inotifywait has added its watch (see drain), at the latest after this. */
+const REWALK_MS = 200;
+const REWALK_CAP = 10_000;
+/**
+ * A directory that appeared is looked up in inotifywait's own watch list this long after (see
+ * checkWatches), when inotifywait has long processed its event.
+ */
+const WATCHCHECK_MS = 1000;
+/** At most this many directories are looked up per check (a huge tree moved in costs one lstat each). */
+const WATCHCHECK_DIRS = 50_000;
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Watcher extends EventEmitter {
@@ -68,6 +78,15 @@ export class Watcher extends EventEmitter {
   private busy: NodeJS.Timeout | null = null;
   /** Directories found to exist (see checkStale) -> when. */
   private readonly dirsSeen = new Map<string, number>();
+  /** New directories walked once, to walk again (see drain). */
+  private readonly rewalk = new Set<string>();
+  private rewalkSince = 0;
+  /** Directories that appeared (and the data dir at start), to look up in inotifywait's watch list. */
+  private unchecked: { full: string; at: number }[] = [];
+  /** /proc/<inotifywait>/fdinfo/<its inotify fd>, once found; '' when it cannot be read here. */
+  private fdinfo: string | null = null;
+  /** inotifywait reported a directory it could not watch (the limit): not every one is watched, knowingly. */
+  private limited = false;
   private stopped = false;
   /** Events whose parent was missing at their drain, not (yet) explained by a later removal. */
   private suspects: { full: string; time: number }[] = [];
@@ -141,6 +160,8 @@ export class Watcher extends EventEmitter {
           err += d;
           if (err.includes('Watches established')) {
             established = true;
+            // Directories made while inotifywait walked the tree may have no watch (see checkWatches).
+            this.unchecked.push({ full: this.dataDir, at: Date.now() });
             pending = err.slice(err.indexOf('Watches established'));
             resolve();
           }
@@ -155,7 +176,12 @@ export class Watcher extends EventEmitter {
         if (pending.length > 8192) pending = '';
         // A directory that vanished before its watch was added ("No such file or directory") is
         // normal churn: its removal raises its own events. Only the limit is a failure.
-        for (const l of lines) if (/couldn't watch|failed to watch|upper limit/i.test(l) && !/no such file|not a directory/i.test(l)) this.emit('watchfail', l.trim().slice(0, 300));
+        for (const l of lines) {
+          if (!/couldn't watch|failed to watch|upper limit/i.test(l) || /no such file|not a directory/i.test(l)) continue;
+          // Directories without a watch for a known cause: the daemon's unwatched mode covers them.
+          this.limited = true;
+          this.emit('watchfail', l.trim().slice(0, 300));
+        }
         err = (err + d).slice(-4096);
       });
       proc.on('error', (e) => {
@@ -231,6 +257,17 @@ export class Watcher extends EventEmitter {
         }
       }, BUSY_DRAIN_MS);
     }
+    // Directories walked by an earlier drain are walked once more when inotifywait has surely
+    // added their watches: it prints a directory's event and only then adds its watch, so a walk
+    // that ran in between missed what was put there meanwhile (a relay's receiver renames files
+    // into a directory it has just made, in the same instant). Any record read after them proves
+    // the watch exists; so does time (REWALK_MS) when nothing more came.
+    if (this.rewalk.size && (this.len > had || Date.now() - this.rewalkSince >= REWALK_MS)) {
+      const dirs = [...this.rewalk];
+      this.rewalk.clear();
+      for (const d of dirs) this.walk(d, Date.now(), false);
+    }
+    if (this.unchecked.length && !this.busy) this.checkWatches(Date.now());
     // A view of what was read: a search must never run into the stale bytes after it.
     const len = this.len;
     const buf = this.buf.subarray(0, len);
@@ -283,7 +320,13 @@ export class Watcher extends EventEmitter {
       this.emit('change', { rel, flags: c.flags, isDir: c.isDir, time });
       // A directory that appears (created or moved in) may already hold entries that were
       // made before its watch existed: walk it.
-      if (c.isDir && c.flags & (EV.CREATE | EV.MOVED_TO)) this.walk(full, time);
+      if (c.isDir && c.flags & (EV.CREATE | EV.MOVED_TO)) {
+        this.walk(full, time, true);
+        if (this.rewalk.size === 0) this.rewalkSince = Date.now();
+        if (this.rewalk.size < REWALK_CAP) this.rewalk.add(full);
+        if (this.unchecked.length < REWALK_CAP) this.unchecked.push({ full, at: time });
+        else this.unchecked[this.unchecked.length - 1] = { full: this.dataDir, at: time };
+      }
     }
     return changed.size;
   }
@@ -357,7 +400,91 @@ export class Watcher extends EventEmitter {
     }
   }
 
-  private walk(dir: string, time: number): void {
+  /**
+   * inotifywait -r (inotify-tools 3.22 and still today) reads a new directory's entries first
+   * and adds the directory's own watch after: a subdirectory made in between (a tree being
+   * unpacked or created by a program while its top appears) gets no watch at all, and every
+   * later change under it is lost without a word (found by the differential test: files
+   * created seconds later never reached the mirror while status said in sync). inotifywait
+   * cannot be told to add a watch, so a directory that appeared is looked up, by inode, in
+   * the kernel's list of its watches (/proc/<pid>/fdinfo) once it has surely processed the
+   * event; one missing means the watcher must start again ('stale': the daemon restarts it
+   * and every link reconciles, so what was missed meanwhile is found too).
+   */
+  private checkWatches(now: number): void {
+    if (now - this.unchecked[0].at < WATCHCHECK_MS) return;
+    const due = this.unchecked.filter((u) => now - u.at >= WATCHCHECK_MS);
+    this.unchecked = this.unchecked.filter((u) => now - u.at < WATCHCHECK_MS);
+    if (this.limited) return; // known: the daemon reconciles periodically until the limit is raised
+    const watched = this.watchedInodes();
+    if (!watched) return;
+    const seen = new Set<string>();
+    let budget = WATCHCHECK_DIRS;
+    const visit = (dir: string): string | null => {
+      if (budget-- <= 0 || seen.has(dir)) return null;
+      seen.add(dir);
+      let st: fs.BigIntStats;
+      try {
+        st = fs.lstatSync(dir, { bigint: true });
+      } catch {
+        return null; // gone since: its removal raised its own events
+      }
+      if (!st.isDirectory()) return null;
+      if (!watched.has(st.ino.toString(16))) return dir;
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return null;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const full = path.join(dir, e.name);
+        if (this.excluder.excluded(full.slice(this.dataDir.length + 1), true)) continue;
+        const bad = visit(full);
+        if (bad) return bad;
+      }
+      return null;
+    };
+    for (const u of due) {
+      const bad = visit(u.full);
+      if (!bad) continue;
+      this.unchecked = [];
+      log('warn', 'watcher: inotifywait has no watch on a directory (made while it was adding the watches of a new tree); restarting it', { path: bad.slice(0, 300) });
+      this.emit('stale', bad);
+      return;
+    }
+  }
+
+  /** The inodes (hex) of every directory inotifywait watches, from the kernel; null if unknown here. */
+  private watchedInodes(): Set<string> | null {
+    const pid = this.proc?.pid;
+    if (!pid || this.fdinfo === '') return null;
+    try {
+      if (this.fdinfo === null) {
+        for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+          if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:inotify') this.fdinfo = `/proc/${pid}/fdinfo/${fd}`;
+        }
+        if (this.fdinfo === null) throw new Error('no inotify descriptor');
+      }
+      const text = fs.readFileSync(this.fdinfo, 'latin1');
+      const out = new Set<string>();
+      for (const m of text.matchAll(/^inotify wd:[0-9a-f]+ ino:([0-9a-f]+)/gm)) out.add(m[1]);
+      return out;
+    } catch (e) {
+      this.fdinfo = '';
+      log('warn', "watcher: cannot read inotifywait's watch list; directories made while it adds watches are not checked", { error: (e as Error).message });
+      return null;
+    }
+  }
+
+  /**
+   * Emits every entry under dir. `fresh`: the directory just appeared, so its entries are new
+   * objects (whatever a sender remembers at those names is older). The second walk (fresh false)
+   * only brings what the first missed: a plain change, which a sender that already sent the
+   * entry finds unchanged and skips.
+   */
+  private walk(dir: string, time: number, fresh: boolean): void {
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -369,8 +496,8 @@ export class Watcher extends EventEmitter {
       const rel = full.slice(this.dataDir.length + 1);
       if (this.excluder.excluded(rel, e.isDirectory())) continue;
       // Marked new: whatever the sender remembers of an entry here belongs to an older object.
-      this.emit('change', { rel, flags: EV.CREATE | (e.isDirectory() ? EV.ISDIR : 0), isDir: e.isDirectory(), time });
-      if (e.isDirectory()) this.walk(full, time);
+      this.emit('change', { rel, flags: (fresh ? EV.CREATE : EV.MODIFY) | (e.isDirectory() ? EV.ISDIR : 0), isDir: e.isDirectory(), time });
+      if (e.isDirectory()) this.walk(full, time, fresh);
     }
   }
 }
