@@ -171,6 +171,10 @@ export class ChildLink {
   /** ... and that it answers VERIFY frames (agents >= 0.2.0). */
   private verifyOk = false;
   private readonly verifier: Verifier;
+  /** The snapshot of the reconcile running now (see reconcileInterrupted). */
+  private reconSnapshot: Map<string, Offset> | null = null;
+  /** What a predecessor link sent (sentBefore), held until this link's first reconcile completes. */
+  private carried: Map<string, Offset> | null = null;
   private nextVerifyAt = VERIFY_FIRST_MS ? Date.now() + VERIFY_FIRST_MS : 0;
   /** Entries found different from the source while settled, since the last clean verify. */
   private differences: string[] = [];
@@ -205,7 +209,12 @@ export class ChildLink {
   }
 
   stop(state: ChildStatus['state'] = 'paused'): void {
-    if (this.offsets.size) sentBefore.set(this.carryKey, this.offsets);
+    // Handed on even when this link never completed a reconcile of its own (a watcher restarted
+    // twice within a reconcile lost it, and a same-size rewrite with it: local differential).
+    this.unsureOfInflight();
+    this.reconcileInterrupted();
+    const keep = this.offsets.size ? this.offsets : this.carried;
+    if (keep?.size) sentBefore.set(this.carryKey, keep);
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -364,6 +373,8 @@ export class ChildLink {
     const now = Date.now();
     this.gapSince = Math.min(this.gapSince ?? Infinity, this.inflight?.since ?? Infinity, this.oldestDirty() ?? Infinity);
     if (!Number.isFinite(this.gapSince)) this.gapSince = this.bigBytes ? now : null;
+    this.unsureOfInflight();
+    this.reconcileInterrupted();
     this.inflight = null;
     this.dirty.clear();
     this.verifier.reset();
@@ -375,6 +386,42 @@ export class ChildLink {
     log('warn', `link ${this.site}: down`, { reason, retryInMs: this.backoff });
     this.later(() => this.connect(), this.backoff);
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+  }
+
+  /**
+   * The batch in flight may or may not have been applied: what it carried is not known to be on
+   * the child. Its files' offsets match no file (ino -1), so the next reconcile sends them again
+   * if rsync's quick check could skip them (a same-size rewrite within the second: local
+   * differential, a watcher restarted while the WRITE of such a rewrite was in flight).
+   */
+  private unsureOfInflight(): void {
+    for (const rel of this.inflight?.entries.keys() ?? []) {
+      const o = this.offsets.get(rel);
+      if (o) this.offsets.set(rel, { ...o, ino: -1 });
+    }
+  }
+
+  /**
+   * A reconcile that did not complete: its rsync may have sent any file of its snapshot, or not.
+   * What was sent is merged so the next reconcile can still tell: a file rsync may have brought
+   * in a version other than the one known sent is uncertain (ino -1, sent again if its size is
+   * unchanged); one never sent by the stream counts as sent at its snapshot (found by the local
+   * differential: watcher restarts in quick succession killed rsync mid-way, and a same-size
+   * rewrite of a file it had copied was then skipped by the next rsync's quick check).
+   */
+  private reconcileInterrupted(): void {
+    const snap = this.reconSnapshot;
+    this.reconSnapshot = null;
+    if (!snap) return;
+    const sent = this.offsets.size ? this.offsets : (this.carried ??= new Map());
+    for (const [k, v] of snap) {
+      const c = sent.get(k);
+      if (!c) sent.set(k, v);
+      else if (c.ino !== v.ino || c.ctime !== v.ctime || c.size !== v.size) sent.set(k, { ...v, ino: -1 });
+    }
+    // Changed while rsync ran (made after its snapshot, or changed again): rsync may have
+    // copied any version of them, of any size.
+    for (const k of this.dirty.keys()) sent.set(k, { ino: -1, size: -1, mode: 0, ctime: 0, gen: 0 });
   }
 
   private onReply(f: Frame, proc: ChildProcess): void {
@@ -488,8 +535,12 @@ export class ChildLink {
     const nlinks = new Map<number, Set<string>>();
     const symlinks: string[] = [];
     walkFiles(this.o.dataDir, '', this.o.excluder, snapshot, OFFSETS_CAP, nlinks, symlinks);
-    const resend = this.sameSizeChanged(snapshot, this.offsets.size ? this.offsets : (sentBefore.get(this.carryKey) ?? this.offsets));
-    sentBefore.delete(this.carryKey);
+    if (!this.offsets.size && !this.carried) {
+      this.carried = sentBefore.get(this.carryKey) ?? null;
+      sentBefore.delete(this.carryKey);
+    }
+    const resend = this.sameSizeChanged(snapshot, this.offsets.size ? this.offsets : (this.carried ?? this.offsets));
+    this.reconSnapshot = snapshot;
     const started = Date.now();
     const up = this.o.upstream?.();
     const changeTime = up ? (up.changeTime ?? 0) : this.newestChange || started;
@@ -529,13 +580,18 @@ export class ChildLink {
         return;
       }
       log('info', `link ${this.site}: reconcile done`, { ms: Date.now() - started, resent: resend.small.length + resend.big.length });
+      this.carried = null;
+      this.reconSnapshot = null;
       this.offsets.clear();
       this.removedDirs.clear();
       this.gen = 0;
       for (const [k, v] of snapshot) this.offsets.set(k, v);
       // What rsync's quick check may have skipped goes again by stream, as whole files.
       for (const k of resend.small) {
-        this.offsets.delete(k);
+        // Not forgotten: an offset no file matches (ino -1) is sent whole, and if this link goes
+        // down before it is sent, the next reconcile still finds it changed and sends it again.
+        const o = this.offsets.get(k);
+        if (o) this.offsets.set(k, { ...o, ino: -1 });
         if (!this.dirty.has(k)) this.dirty.set(k, { flags: EV.MODIFY, time: started, since: started });
       }
       // rsync --safe-links skips a symlink that leaves dataDir but keeps whatever the mirror
@@ -581,7 +637,8 @@ export class ChildLink {
     const big: string[] = [];
     for (const [k, v] of snapshot) {
       const o = sent.get(k);
-      if (!o || o.size !== v.size || (o.ino === v.ino && o.ctime === v.ctime)) continue;
+      // size -1: a version of unknown size may be on the child (see reconcileInterrupted).
+      if (!o || (o.size !== v.size && o.size !== -1) || (o.ino === v.ino && o.ctime === v.ctime)) continue;
       (v.size > MAX_BODY ? big : small).push(k);
     }
     return { small, big, forced: false };

@@ -64,6 +64,7 @@ const REWALK_CAP = 10_000;
  * checkWatches), when inotifywait has long processed its event.
  */
 const WATCHCHECK_MS = 1000;
+const WATCHCHECK_CONFIRM_MS = 300;
 /** At most this many directories are looked up per check (a huge tree moved in costs one lstat each). */
 const WATCHCHECK_DIRS = 50_000;
 
@@ -82,7 +83,7 @@ export class Watcher extends EventEmitter {
   private readonly rewalk = new Set<string>();
   private rewalkSince = 0;
   /** Directories that appeared (and the data dir at start), to look up in inotifywait's watch list. */
-  private unchecked: { full: string; at: number }[] = [];
+  private unchecked: { full: string; at: number; again?: boolean }[] = [];
   /** /proc/<inotifywait>/fdinfo/<its inotify fd>, once found; '' when it cannot be read here. */
   private fdinfo: string | null = null;
   /** inotifywait reported a directory it could not watch (the limit): not every one is watched, knowingly. */
@@ -449,6 +450,12 @@ export class Watcher extends EventEmitter {
     for (const u of due) {
       const bad = visit(u.full);
       if (!bad) continue;
+      // Looked up once more a little later: inotifywait's "Couldn't watch" (the watch limit, a
+      // known cause the daemon handles) may still be on its way through its stderr.
+      if (!u.again) {
+        this.unchecked.push({ full: bad, at: now - WATCHCHECK_MS + WATCHCHECK_CONFIRM_MS, again: true });
+        continue;
+      }
       this.unchecked = [];
       log('warn', 'watcher: inotifywait has no watch on a directory (made while it was adding the watches of a new tree); restarting it', { path: bad.slice(0, 300) });
       this.emit('stale', bad);

@@ -92,7 +92,7 @@ describe('a tree made while inotifywait adds its watches', () => {
           fs.writeFileSync(path.join(dir, leaf, 'early'), 'e');
           leaves.push(leaf);
         }
-        await sleep(1600); // the check runs 1 s after a directory appeared
+        await sleep(2000); // the check runs 1 s after a directory appeared (and confirms 0.3 s later)
         for (const l of leaves) fs.writeFileSync(path.join(dir, l, 'late'), 'l');
         await sleep(400);
         const lost = leaves.filter((l) => !seen.has(`${l}/late`));
