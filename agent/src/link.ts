@@ -213,7 +213,7 @@ export class ChildLink {
     // twice within a reconcile lost it, and a same-size rewrite with it: local differential).
     this.unsureOfInflight();
     this.reconcileInterrupted();
-    const keep = this.offsets.size ? this.offsets : this.carried;
+    const keep = this.sent();
     if (keep?.size) sentBefore.set(this.carryKey, keep);
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
@@ -395,10 +395,18 @@ export class ChildLink {
    * differential, a watcher restarted while the WRITE of such a rewrite was in flight).
    */
   private unsureOfInflight(): void {
-    for (const rel of this.inflight?.entries.keys() ?? []) {
-      const o = this.offsets.get(rel);
-      if (o) this.offsets.set(rel, { ...o, ino: -1 });
-    }
+    for (const rel of this.inflight?.entries.keys() ?? []) this.markUnsure(rel);
+  }
+
+  /** rel's offset matches no file (ino -1): it is sent whole, and a reconcile sends it again. */
+  private markUnsure(rel: string): void {
+    const o = this.offsets.get(rel);
+    if (o) this.offsets.set(rel, { ...o, ino: -1 });
+  }
+
+  /** What the child is known to have been sent: this link's offsets, or its predecessor's until its first reconcile completes. */
+  private sent(): Map<string, Offset> | null {
+    return this.offsets.size ? this.offsets : this.carried;
   }
 
   /**
@@ -413,7 +421,7 @@ export class ChildLink {
     const snap = this.reconSnapshot;
     this.reconSnapshot = null;
     if (!snap) return;
-    const sent = this.offsets.size ? this.offsets : (this.carried ??= new Map());
+    const sent = this.sent() ?? (this.carried = new Map());
     for (const [k, v] of snap) {
       const c = sent.get(k);
       if (!c) sent.set(k, v);
@@ -539,7 +547,7 @@ export class ChildLink {
       this.carried = sentBefore.get(this.carryKey) ?? null;
       sentBefore.delete(this.carryKey);
     }
-    const resend = this.sameSizeChanged(snapshot, this.offsets.size ? this.offsets : (this.carried ?? this.offsets));
+    const resend = this.sameSizeChanged(snapshot, this.sent() ?? this.offsets);
     this.reconSnapshot = snapshot;
     const started = Date.now();
     const up = this.o.upstream?.();
@@ -590,8 +598,7 @@ export class ChildLink {
       for (const k of resend.small) {
         // Not forgotten: an offset no file matches (ino -1) is sent whole, and if this link goes
         // down before it is sent, the next reconcile still finds it changed and sends it again.
-        const o = this.offsets.get(k);
-        if (o) this.offsets.set(k, { ...o, ino: -1 });
+        this.markUnsure(k);
         if (!this.dirty.has(k)) this.dirty.set(k, { flags: EV.MODIFY, time: started, since: started });
       }
       // rsync --safe-links skips a symlink that leaves dataDir but keeps whatever the mirror
