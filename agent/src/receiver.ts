@@ -466,9 +466,13 @@ export class ReceiverSession {
             const data = fs.readFileSync(from);
             const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
             try {
+              const mode = fs.fstatSync(fd).mode & 0o7777;
               // pwrite at the recorded position, not O_APPEND: replaying twice is harmless.
               let off = 0;
               while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, op.at + off);
+              // A write by a process without CAP_FSETID (the sync account) makes the kernel drop
+              // setuid and setgid: put them back, or the mirror keeps a different mode.
+              if (mode & 0o6000 && (fs.fstatSync(fd).mode & 0o7777) !== mode) fs.fchmodSync(fd, mode);
               if (this.fsync) fs.fsyncSync(fd);
             } finally {
               fs.closeSync(fd);

@@ -146,11 +146,12 @@ function frames(...fs_: Frame[]): Buffer {
   return Buffer.concat(fs_.map(encode));
 }
 
-function runReceive(h: Host, input: Buffer, env: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; replies: Frame[] }> {
+function runReceive(h: Host, input: Buffer, env: Record<string, string> = {}, as?: { uid: number; gid: number; bundle: string }): Promise<{ code: number | null; signal: string | null; replies: Frame[] }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [agentBundle(), 'receive'], {
+    const p = spawn(process.execPath, [as?.bundle ?? agentBundle(), 'receive'], {
       env: { ...process.env, TANDEM_AGENT_HOME: h.home, SSH_ORIGINAL_COMMAND: 'tandem-receive', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(as && { uid: as.uid, gid: as.gid }),
     });
     const parser = new FrameParser();
     const replies: Frame[] = [];
@@ -198,6 +199,29 @@ describe('agent.js receive (a real process over pipes)', () => {
     expect(fs.readFileSync(path.join(h.dataDir, 't.csv'), 'utf8')).toBe('ticks:1\nticks:2\n');
     expect(fs.existsSync(path.join(h.home, 'state/journal.json'))).toBe(false);
     expect(fs.readdirSync(path.join(h.dataDir, '.tandem-staging'))).toEqual(['rsync-tmp'].filter((x) => fs.existsSync(path.join(h.dataDir, '.tandem-staging', x))));
+  });
+
+  it('keeps setuid and setgid on a file it appends to as an unprivileged account, as the sync account is', async () => {
+    // The kernel drops setuid and setgid on a write by a process without CAP_FSETID; on the
+    // master (the platform writing as its owner or root) they stay. Found by the lab differential
+    // (seed 262633264): the mirrors kept 01755 where the master had 07755.
+    expect(process.getuid?.()).toBe(0); // the suite runs as root (the lab suites need it); this test must not skip
+    // The bundle's own temp dir is root's (0700): the unprivileged receiver runs a copy.
+    const nobody = { uid: 65534, gid: 65534, bundle: path.join(root, 'agent.js') };
+    fs.copyFileSync(agentBundle(), nobody.bundle);
+    const t = path.join(h.dataDir, 't.csv');
+    fs.writeFileSync(t, 'ticks:1\n');
+    const own = (p: string): void => {
+      fs.lchownSync(p, nobody.uid, nobody.gid);
+      if (fs.lstatSync(p).isDirectory()) for (const e of fs.readdirSync(p)) own(path.join(p, e));
+    };
+    own(root);
+    fs.chmodSync(t, 0o7755); // after the chown, which clears them
+    const r = await runReceive(h, frames(HELLO, { t: 'APPEND', path: 't.csv', offset: 0, body: Buffer.from('ticks:1\nticks:2\n') }, end()), {}, nobody);
+    expect(r.replies.map((f) => f.t)).toEqual(['ACK', 'ACK']);
+    expect(fs.readFileSync(t, 'utf8')).toBe('ticks:1\nticks:2\n');
+    expect((fs.statSync(t).mode & 0o7777).toString(8)).toBe('7755');
+    expect(fs.statSync(t).uid).toBe(nobody.uid);
   });
 
   it.each([
