@@ -12,7 +12,7 @@ import type { AgentChild, AgentConfig, AgentStatus } from './contract';
 import { HomePaths, errMsg, log, readJson, testTransport, writeFileAtomic } from './env';
 import { Excluder } from './exclude';
 import { COALESCE_MS, ChildLink, Upstream, files } from './link';
-import { ReceiverState } from './receiver';
+import type { ReceiverState } from './receiver-state';
 import { buildStatus } from './status';
 import { Alerter } from './alerts';
 import { fenceReason, RUN_FENCE, type RunFence } from './fence';

@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { AgentConfig } from './contract';
 import { HomePaths, STAGING_DIR, errMsg, log, logToFile, readJson, stderrClosed } from './env';
 import { Frame, encode } from './frame';
-import { ReceiverSession } from './receiver';
+import { ReceiverSession, type ReceiverOptions } from './receiver';
 import { runEpochAnswer } from './fence';
 
 const RRSYNC_CANDIDATES = ['/usr/bin/rrsync', '/usr/share/doc/rsync/support/rrsync'];
@@ -117,6 +117,22 @@ function configStillFeeds(paths: HomePaths): (sender: string, senderEpoch: numbe
   };
 }
 
+/**
+ * The session's switches that come from the environment, read once here. The test-only ones
+ * (docs/agent.md) are honoured only with TANDEM_AGENT_HOME set, as the agent's other
+ * TANDEM_TEST_* are: tests always set it, the installed agent runs without it.
+ */
+function sessionSwitches(): Pick<ReceiverOptions, 'fsync' | 'crashAfterOps' | 'features'> {
+  const test = !!process.env.TANDEM_AGENT_HOME;
+  const crash = test ? process.env.TANDEM_TEST_CRASH_AFTER_OPS : undefined;
+  return {
+    fsync: process.env.TANDEM_FSYNC !== '0',
+    crashAfterOps: crash ? Number(crash) : undefined,
+    // A receiver older than Z frames, which advertises nothing.
+    features: test && process.env.TANDEM_TEST_NO_DEFLATE === '1' ? [] : undefined,
+  };
+}
+
 /** How long a receiver that closed its link waits for its last reply to drain before it exits. */
 const CLOSE_DRAIN_MS = 5000;
 
@@ -150,6 +166,7 @@ function frameReceiver(paths: HomePaths, config: AgentConfig): Promise<number> {
       role: config.role,
       exclude: config.exclude,
       stillValid: configStillFeeds(paths),
+      ...sessionSwitches(),
       send: (f: Frame) => {
         if (!process.stdout.destroyed) process.stdout.write(encode(f));
       },

@@ -1,53 +1,26 @@
 /**
- * The receiving side of a link: parses frames from the sender, stages every file of a batch
- * inside dataDir's filesystem, then publishes the batch through a journal so that after a
- * crash the mirror is at the whole batch or at none of it. All disk work is synchronous on
- * purpose: signals (SIGTERM from a newer receiver taking over) are only handled between
- * frames, so a batch is never interrupted half-applied by anything short of SIGKILL/power
- * loss, and those are what the journal is for.
+ * The receiving side of a link, one session per link: parses frames from the sender, checks the
+ * HELLO, stages every file of a batch inside dataDir's filesystem, and at the batch's end has it
+ * published through a journal (apply.ts) so that after a crash the mirror is at the whole batch
+ * or at none of it; answers with ACK/NAK and VERIFY results, and keeps the receiver state
+ * (receiver-state.ts) current. All disk work is synchronous on purpose: signals (SIGTERM from a
+ * newer receiver taking over) are only handled between frames, so a batch is never interrupted
+ * half-applied by anything short of SIGKILL/power loss, and those are what the journal is for.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AGENT_VERSION, HomePaths, PROTO_VERSION, STAGING_DIR, errMsg, log, readJson, writeFileAtomic } from './env';
+import { AGENT_VERSION, HomePaths, PROTO_VERSION, STAGING_DIR, errMsg, log } from './env';
 import { FEATURE_DEFLATE, Frame, FrameError, FrameParser, MAX_BODY, unpackZ } from './frame';
 import { PathError, checkRelPath, safeTarget, symlinkStaysInside } from './pathsafe';
 import { Excluder } from './exclude';
 import { FEATURE_VERIFY, VEntry, VerifyAnswer, VerifyUnit, compareUnit } from './verify';
+import { applyOps, preflight, removeJournal, replayJournal, writeJournal, type ApplyOptions, type Op } from './apply';
+import { loadReceiverState, saveReceiverState, type ReceiverState } from './receiver-state';
+import { writeAll, writeSparse } from './diskio';
 
-export interface ReceiverState {
-  highestEpoch: number;
-  lastSeq: number;
-  /** Master clock (ms) of the newest change applied here. */
-  lastAppliedChangeTime: number | null;
-  /** Master clock (ms) up to which this host is known to hold every change. */
-  through: number | null;
-  inSync: boolean;
-  sender: string | null;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  /** Local clock (ms) of the last frame handled; a stale value means no live link. */
-  updatedAt: number;
-}
-
-export const emptyReceiverState = (): ReceiverState => ({
-  highestEpoch: 0,
-  lastSeq: 0,
-  lastAppliedChangeTime: null,
-  through: null,
-  inSync: false,
-  sender: null,
-  lastError: null,
-  lastErrorAt: null,
-  updatedAt: 0,
-});
-
-type Op = { k: 'rename'; from: string; to: string } | { k: 'append'; from: string; to: string; at: number; len: number } | { k: 'delete'; to: string } | { k: 'mkdir'; to: string; mode: number };
-
-interface Journal {
-  seq: number;
-  changeTime: number;
-  ops: Op[];
-}
+// Importable from here as before the state moved to its own file.
+export { emptyReceiverState } from './receiver-state';
+export type { ReceiverState } from './receiver-state';
 
 export interface ReceiverOptions {
   dataDir: string;
@@ -60,6 +33,7 @@ export interface ReceiverOptions {
   send: (f: Frame) => void;
   /** Called once when the link must end (fatal protocol error). */
   close: (code: number, reason: string) => void;
+  /** @default true; the receive command passes false for TANDEM_FSYNC=0 (unsafe on power loss). */
   fsync?: boolean;
   maxBody?: number;
   /** This host's exclude patterns: excluded names on the mirror are never "extra". */
@@ -71,6 +45,18 @@ export interface ReceiverOptions {
    * partition healed and was applied on the new master (found by test/failover/partition.test.ts).
    */
   stillValid?: (sender: string, senderEpoch: number) => string | null;
+  /**
+   * Test-only (the receive command passes TANDEM_TEST_CRASH_AFTER_OPS in test mode): SIGKILL this
+   * process after N ops of a batch or a journal replay.
+   * @default never
+   */
+  crashAfterOps?: number;
+  /**
+   * What the ACK of the HELLO advertises. Test-only override (the receive command passes [] for
+   * TANDEM_TEST_NO_DEFLATE=1 in test mode): [] is a receiver older than Z frames.
+   * @default [FEATURE_DEFLATE, FEATURE_VERIFY]
+   */
+  features?: readonly string[];
 }
 
 export class ReceiverSession {
@@ -90,23 +76,19 @@ export class ReceiverSession {
   private appendEnds = new Map<string, number>();
   private n = 0;
   private readonly fsync: boolean;
-  /** Test-only (needs a non-default TANDEM_AGENT_HOME): SIGKILL itself mid-batch after N ops. */
-  private readonly crashAfterOps: number;
-  /**
-   * What the ACK of the HELLO advertises. Test-only (needs a non-default TANDEM_AGENT_HOME):
-   * TANDEM_TEST_NO_DEFLATE=1 advertises nothing, as a receiver older than Z frames does.
-   */
+  /** Where and how a batch's ops are published (apply.ts). */
+  private readonly applyTo: ApplyOptions;
+  /** What the ACK of the HELLO advertises. */
   private readonly features: string[];
 
   constructor(private readonly o: ReceiverOptions) {
     this.dataDir = fs.realpathSync(o.dataDir);
     this.staging = path.join(this.dataDir, STAGING_DIR);
     this.parser = new FrameParser(o.maxBody ?? MAX_BODY);
-    this.state = { ...emptyReceiverState(), ...(readJson<ReceiverState>(o.paths.receiverState) ?? {}) };
-    this.fsync = o.fsync ?? process.env.TANDEM_FSYNC !== '0';
-    const crash = process.env.TANDEM_AGENT_HOME ? process.env.TANDEM_TEST_CRASH_AFTER_OPS : undefined;
-    this.crashAfterOps = crash ? Number(crash) : -1;
-    this.features = process.env.TANDEM_AGENT_HOME && process.env.TANDEM_TEST_NO_DEFLATE === '1' ? [] : [FEATURE_DEFLATE, FEATURE_VERIFY];
+    this.state = loadReceiverState(o.paths);
+    this.fsync = o.fsync ?? true;
+    this.applyTo = { dataDir: this.dataDir, staging: this.staging, fsync: this.fsync, crashAfterOps: o.crashAfterOps ?? -1 };
+    this.features = o.features ? [...o.features] : [FEATURE_DEFLATE, FEATURE_VERIFY];
     this.excluder = new Excluder(o.exclude ?? []);
   }
 
@@ -114,20 +96,13 @@ export class ReceiverSession {
   recover(): void {
     fs.mkdirSync(this.staging, { recursive: true, mode: 0o700 });
     fs.mkdirSync(this.o.paths.stateDir, { recursive: true });
-    const j = readJson<Journal>(this.o.paths.journal);
-    if (j && Array.isArray(j.ops)) {
-      log('warn', 'receiver: replaying journal of an interrupted batch', { seq: j.seq, ops: j.ops.length });
-      const errs = this.applyOps(j.ops);
-      if (errs.length) log('error', 'receiver: journal replay had errors', { errors: errs.slice(0, 5) });
+    const j = replayJournal(this.applyTo, this.o.paths);
+    if (j) {
       this.state.lastAppliedChangeTime = Math.max(this.state.lastAppliedChangeTime ?? 0, j.changeTime || 0) || null;
       this.state.lastSeq = j.seq;
       this.saveState();
     }
-    try {
-      fs.unlinkSync(this.o.paths.journal);
-    } catch {
-      /* none */
-    }
+    removeJournal(this.o.paths);
     for (const name of fs.readdirSync(this.staging)) {
       if (name.startsWith('rsync-')) continue; // rsync's own temp/partial dirs
       fs.rmSync(path.join(this.staging, name), { recursive: true, force: true });
@@ -348,7 +323,7 @@ export class ReceiverSession {
       return;
     }
     let errs: string[] = [];
-    const refused = this.preflight(this.ops);
+    const refused = preflight(this.applyTo, this.ops);
     if (refused) {
       this.reset();
       log('error', 'receiver: batch refused', { seq, error: refused });
@@ -359,10 +334,8 @@ export class ReceiverSession {
     const now = Date.now();
     const hadOps = this.ops.length > 0;
     if (hadOps) {
-      const j: Journal = { seq, changeTime, ops: this.ops };
       try {
-        writeFileAtomic(this.o.paths.journal, JSON.stringify(j), this.fsync);
-        if (this.fsync) fsyncDir(this.o.paths.stateDir);
+        writeJournal(this.o.paths, { seq, changeTime, ops: this.ops }, this.fsync);
       } catch (e) {
         this.reset();
         const error = `journal: ${errMsg(e)}`;
@@ -382,12 +355,8 @@ export class ReceiverSession {
     this.state.lastError = null;
     this.saveState();
     if (hadOps) {
-      errs = this.applyOps(this.ops);
-      try {
-        fs.unlinkSync(this.o.paths.journal);
-      } catch {
-        /* gone */
-      }
+      errs = applyOps(this.applyTo, this.ops);
+      removeJournal(this.o.paths);
     }
     const units = this.verifies;
     this.reset();
@@ -413,94 +382,6 @@ export class ReceiverSession {
     if (resend.length) ack.resend = resend;
     if (verify.length) ack.verify = verify;
     this.o.send(ack);
-  }
-
-  /**
-   * Checks every op's parent chain before anything is published, so a refused path fails the
-   * whole batch instead of leaving it half applied. A symlink in a chain is allowed only if an
-   * earlier op of the same batch replaces that name.
-   */
-  private preflight(ops: Op[]): string | null {
-    const replaced = new Set<string>();
-    const willBeLink = new Set<string>();
-    for (const op of ops) {
-      const comps = op.to.split('/');
-      for (let i = 1; i < comps.length; i++) {
-        const prefix = comps.slice(0, i).join('/');
-        const link = replaced.has(prefix) ? willBeLink.has(prefix) : isSymlink(path.join(this.dataDir, prefix));
-        if (link) return `${op.k} ${JSON.stringify(op.to).slice(0, 200)}: parent ${JSON.stringify(prefix)} is a symlink; refused`;
-      }
-      replaced.add(op.to);
-      if (op.k === 'rename' && isSymlink(path.join(this.staging, op.from))) willBeLink.add(op.to);
-      else willBeLink.delete(op.to);
-    }
-    return null;
-  }
-
-  /** Publishes ops in order. Idempotent, so a journal replay after a crash is safe. */
-  private applyOps(ops: Op[]): string[] {
-    const errs: string[] = [];
-    const dirs = new Set<string>();
-    let applied = 0;
-    for (const op of ops) {
-      if (applied++ === this.crashAfterOps) process.kill(process.pid, 'SIGKILL');
-      try {
-        const comps = checkRelPath(op.to);
-        // A delete never makes parents: a late event under a directory already gone (inotifywait
-        // names it by its old path) must not bring that directory back empty on the mirror.
-        const target = safeTarget(this.dataDir, comps, op.k !== 'delete');
-        if (op.k === 'delete' && !lstatOrNull(path.dirname(target))) continue;
-        dirs.add(path.dirname(target));
-        switch (op.k) {
-          case 'rename': {
-            const from = path.join(this.staging, path.basename(op.from));
-            if (!fs.existsSync(from) && !isSymlink(from)) break; // already published before the crash
-            const st = lstatOrNull(target);
-            if (st?.isDirectory()) fs.rmSync(target, { recursive: true, force: true });
-            fs.renameSync(from, target);
-            break;
-          }
-          case 'append': {
-            const from = path.join(this.staging, path.basename(op.from));
-            if (!fs.existsSync(from)) break;
-            const data = fs.readFileSync(from);
-            const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
-            try {
-              const mode = fs.fstatSync(fd).mode & 0o7777;
-              // pwrite at the recorded position, not O_APPEND: replaying twice is harmless.
-              let off = 0;
-              while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, op.at + off);
-              // A write by a process without CAP_FSETID (the sync account) makes the kernel drop
-              // setuid and setgid: put them back, or the mirror keeps a different mode.
-              if (mode & 0o6000 && (fs.fstatSync(fd).mode & 0o7777) !== mode) fs.fchmodSync(fd, mode);
-              if (this.fsync) fs.fsyncSync(fd);
-            } finally {
-              fs.closeSync(fd);
-            }
-            fs.unlinkSync(from);
-            break;
-          }
-          case 'delete': {
-            const st = lstatOrNull(target);
-            if (st?.isDirectory()) fs.rmSync(target, { recursive: true, force: true });
-            else if (st) fs.unlinkSync(target);
-            break;
-          }
-          case 'mkdir': {
-            const st = lstatOrNull(target);
-            if (st && !st.isDirectory()) fs.unlinkSync(target);
-            // mkdir(2) ignores setgid in its mode on Linux (and the umask applies): chmod always.
-            if (!st || !st.isDirectory()) fs.mkdirSync(target, op.mode & 0o777);
-            fs.chmodSync(target, op.mode);
-            break;
-          }
-        }
-      } catch (e) {
-        errs.push(`${op.k} ${JSON.stringify(op.to).slice(0, 200)}: ${errMsg(e)}`);
-      }
-    }
-    if (this.fsync) for (const d of dirs) fsyncDir(d);
-    return errs;
   }
 
   private stageName(): string {
@@ -555,40 +436,8 @@ export class ReceiverSession {
   }
 
   saveState(): void {
-    try {
-      writeFileAtomic(this.o.paths.receiverState, JSON.stringify(this.state));
-    } catch (e) {
-      log('warn', 'receiver: cannot save state', { error: errMsg(e) });
-    }
+    saveReceiverState(this.o.paths, this.state);
   }
-}
-
-const BLOCK = 4096;
-const ZERO = Buffer.alloc(BLOCK);
-/**
- * Writes a whole file, leaving holes where a block is all zeros (as rsync --sparse does): a
- * sparse file on the master does not become fully allocated on the mirror. Small bodies go in
- * one write.
- */
-function writeSparse(fd: number, buf: Buffer): void {
-  if (buf.length < 16 * BLOCK) return writeAll(fd, buf);
-  let run = -1; // start of a run of data blocks not yet written
-  for (let off = 0; off < buf.length; off += BLOCK) {
-    const end = Math.min(off + BLOCK, buf.length);
-    const zero = end - off === BLOCK && buf.subarray(off, end).equals(ZERO);
-    if (!zero && run < 0) run = off;
-    if (zero && run >= 0) {
-      writeAt(fd, buf.subarray(run, off), run);
-      run = -1;
-    }
-  }
-  if (run >= 0) writeAt(fd, buf.subarray(run), run);
-  fs.ftruncateSync(fd, buf.length);
-}
-
-function writeAt(fd: number, buf: Buffer, pos: number): void {
-  let off = 0;
-  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off, pos + off);
 }
 
 function validEntry(e: unknown): boolean {
@@ -610,34 +459,4 @@ function validEntry(e: unknown): boolean {
     (off === undefined || int(off)) &&
     (len === undefined || int(len))
   );
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
-}
-
-function fsyncDir(d: string): void {
-  try {
-    const fd = fs.openSync(d, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
-function lstatOrNull(p: string): fs.Stats | null {
-  try {
-    return fs.lstatSync(p);
-  } catch {
-    return null;
-  }
-}
-
-function isSymlink(p: string): boolean {
-  return lstatOrNull(p)?.isSymbolicLink() ?? false;
 }

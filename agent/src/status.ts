@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import type { AgentConfig, AgentStatus, ChildStatus } from './contract';
 import { AGENT_VERSION, HomePaths, readJson } from './env';
-import { ReceiverState } from './receiver';
+import type { ReceiverState } from './receiver-state';
 import { fenceReason, readFence, RUN_FENCE, type RunFence } from './fence';
 
 /** A receiver that has not heard from its sender for this long is not in sync. */

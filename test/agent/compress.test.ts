@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { homePaths } from '../../agent/src/env';
 import { FEATURE_DEFLATE, Frame, FrameParser, Z_MAX_INFLATED, encode, encodeZ, unpackZ } from '../../agent/src/frame';
-import { ReceiverSession } from '../../agent/src/receiver';
+import { ReceiverSession, type ReceiverOptions } from '../../agent/src/receiver';
 import { Host, agentBundle, child, makeHost, sameTree, startDaemon, status, stopAll, tempRoot, waitFor, writeConfig } from './helpers';
 
 jest.setTimeout(60000);
@@ -34,27 +34,21 @@ describe('Z frames in the receiver', () => {
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  function session(env: Record<string, string> = {}) {
+  function session(over: Pick<ReceiverOptions, 'features'> = {}) {
     const sent: Frame[] = [];
     const closed: string[] = [];
-    const saved = { ...process.env };
-    Object.assign(process.env, { TANDEM_AGENT_HOME: h.home, ...env });
-    let s: ReceiverSession;
-    try {
-      s = new ReceiverSession({
-        dataDir: h.dataDir,
-        paths: homePaths(h.home),
-        customer: 'acme',
-        configEpoch: 1,
-        role: 'mirror',
-        send: (f) => void sent.push(f),
-        close: (_code, reason) => void closed.push(reason),
-        fsync: false,
-        maxBody: 1024 * 1024,
-      });
-    } finally {
-      process.env = saved;
-    }
+    const s = new ReceiverSession({
+      dataDir: h.dataDir,
+      paths: homePaths(h.home),
+      customer: 'acme',
+      configEpoch: 1,
+      role: 'mirror',
+      send: (f) => void sent.push(f),
+      close: (_code, reason) => void closed.push(reason),
+      fsync: false,
+      maxBody: 1024 * 1024,
+      ...over,
+    });
     s.recover();
     return { s, sent, closed };
   }
@@ -149,7 +143,8 @@ describe('Z frames in the receiver', () => {
   });
 
   it('refuses a Z from a sender it did not offer deflate to', () => {
-    const { s, sent, closed } = session({ TANDEM_TEST_NO_DEFLATE: '1' });
+    // What receive-cmd passes for TANDEM_TEST_NO_DEFLATE=1: a receiver older than Z frames.
+    const { s, sent, closed } = session({ features: [] });
     s.onData(encode(HELLO));
     expect(sent[0]).toMatchObject({ t: 'ACK', seq: 0, features: [] });
     s.onData(Buffer.concat([zOf([pre]), encode(END(1))]));
