@@ -310,6 +310,14 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
     [`sites[4].address "198.51.100.7" is also the address of "home"; two sites on one box are no redundancy — give each its own box`],
   ],
   [
+    // Dotted quads are parsed as IPv4 (ipaddr.js), not matched by pattern: an octet above 255 is refused.
+    'offcloud address with an octet out of range',
+    (o) => {
+      topo(o).sites[3].address = '999.1.1.1';
+    },
+    [`sites[3].address "999.1.1.1" is not an IP address or host name; write it like 198.51.100.7 or home.example.net`],
+  ],
+  [
     'invalid CIDR',
     (o) => {
       topo(o).adminCidrs = ['203.0.113.0/33'];
