@@ -799,6 +799,7 @@ export class ChildLink {
   private framesFor(rel: string, e: Entry): [Frame[], boolean] {
     const full = `${this.o.dataDir}/${rel}`; // rel: a relative path from the watcher or a walk
     const st = files.lstat(full);
+    if (this.links.size) this.linkReplaced(rel, st, e);
     if (!st) {
       this.forget(rel, (e.flags & EV.ISDIR) !== 0 || !this.offsets.has(rel));
       return [[{ t: 'DELETE', path: rel }], false];
@@ -834,6 +835,20 @@ export class ChildLink {
     // A write through one name of a hard-linked file changes every name: send the others too.
     if (f && st.nlink > 1) this.touchLinks(rel, st, e);
     return [f ? [f] : [], more];
+  }
+
+  /**
+   * A name of a hard-linked file that now holds another file, or none (renamed over, unlinked):
+   * a write through it just before, read in the same turn, can no longer be seen through it.
+   * The inode's other names go again (each is sent only if it changed).
+   */
+  private linkReplaced(rel: string, st: fs.Stats | null, e: Entry): void {
+    const k = this.offsets.get(rel);
+    if (!k || k.ino < 0 || (st && st.ino === k.ino)) return;
+    const l = this.links.get(k.ino);
+    if (!l) return;
+    l.names.delete(rel);
+    for (const r of l.names) if (!this.dirty.has(r)) this.dirty.set(r, { flags: EV.MODIFY, time: e.time, since: e.since });
   }
 
   private touchLinks(rel: string, st: fs.Stats, e: Entry): void {

@@ -114,6 +114,27 @@ describe('mirror divergence cases (local transport)', () => {
     await settled('appended via other');
   });
 
+  it('5b: a write through one name of a hard-linked file, then that name replaced or removed in the same tick, reaches the other name', async () => {
+    // Found by the local differential (seed 16766012): an append and a truncate through a second
+    // name, then another file renamed over that name; the agent read the name only after, found
+    // another file there, and the first name kept the old content until the online verify
+    // (held off here) repaired it.
+    await up({}, { TANDEM_TEST_VERIFY_FIRST_MS: '600000' });
+    fs.writeFileSync(M('orig'), 'one\n');
+    fs.linkSync(M('orig'), M('other'));
+    fs.writeFileSync(M('new'), 'new\n');
+    await settled('linked');
+    fs.appendFileSync(M('other'), 'two\n');
+    fs.renameSync(M('new'), M('other'));
+    await settled('other renamed over', 5000);
+    fs.linkSync(M('orig'), M('third'));
+    await settled('third linked');
+    fs.appendFileSync(M('third'), 'three\n');
+    fs.unlinkSync(M('third'));
+    await settled('third removed', 5000);
+    expect(fs.readFileSync(path.join(a.dataDir, 'orig'), 'utf8')).toBe('one\ntwo\nthree\n');
+  });
+
   it('6: a file still in flight is never reported in-sync or 0 bytes behind', async () => {
     // 2 Mbit/s: a 3 MiB file takes > 10 s to cross.
     await up({ bandwidthMbit: 2 });
