@@ -3,7 +3,10 @@
  * network namespace (sshd, sessions, the agent, the platform, anything started in it).
  */
 import * as fs from 'node:fs';
-import { bootHost, execIn, killHost, hostPath, sshdPid, wipeVolatile } from './host';
+import { execIn } from './host-exec';
+import { hostPath } from './host-paths';
+import { bootHost, killHost, wipeVolatile } from './host-power';
+import { sshdPid } from './host-sshd';
 import { setHostLink } from './net';
 import { DEFAULT_DISK_MB, type HostPlan, type LabPlan } from './plan';
 import { readState, writeState, type LabState } from './state';

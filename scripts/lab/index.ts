@@ -9,6 +9,6 @@ export { labStatus, formatStatus, type LabStatus, type LabHostStatus } from './s
 export { labFault, hostExec, FAULTS, FAULT_HELP, type LabFault } from './fault';
 export { labInventoryPath, readLabInventory } from './state';
 export { moveVip } from './vip';
-export { BOOT_DIR } from './host';
+export { BOOT_DIR } from './host-paths';
 export { planLab, labRoot, stackDir, LAB_RANGE, type LabPlan, type HostPlan, type LabOptions } from './plan';
 export type { RunResult } from './sys';

@@ -1,7 +1,7 @@
 /** The inventory of a lab stack: the same shape as the Pulumi stack output, plus lab fields. */
 import { INVENTORY_VERSION, topologyHostFields, type Inventory, type InventoryHost } from '../../model/inventory';
 import type { Topology } from '../../model/topology/types';
-import { hostPath } from './host';
+import { hostPath } from './host-paths';
 import type { LabPlan } from './plan';
 import type { LabState } from './state';
 

@@ -3,7 +3,8 @@
  * `lab down` and by `lab up` for the sites a stack no longer has.
  */
 import * as fs from 'node:fs';
-import { killHost, mntFile } from './host';
+import { mntFile } from './host-paths';
+import { killHost } from './host-power';
 import type { HostPlan, LabPlan } from './plan';
 import { ip, isMountPoint, listNetns, mountsUnder, run } from './sys';
 

@@ -1,6 +1,8 @@
 /** `lab status`: hosts, addresses, sshd and fault state, and anything left behind. */
 import * as fs from 'node:fs';
-import { hasMountNs, hostPath, sshdPid } from './host';
+import { hasMountNs } from './host-mountns';
+import { hostPath } from './host-paths';
+import { sshdPid } from './host-sshd';
 import { findRootLink, links } from './net';
 import { ownsNetns, stackDir } from './plan';
 import { readState } from './state';
