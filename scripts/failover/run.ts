@@ -71,7 +71,7 @@ export interface FailoverResult {
 
 const STEP_MS = 30_000;
 
-interface Seen {
+export interface Seen {
   probe: HostProbe | null;
   error: string | null;
 }
@@ -120,18 +120,53 @@ export function dataAtRisk(p: HostProbe, site: string, master: string, stoppedAt
   };
 }
 
-async function probeAll(inv: Inventory, sessions: Sessions, timeoutMs: number): Promise<Map<string, Seen>> {
-  const res = await mapParallel(inv.hosts, inv.hosts.length, async (h) => probeHost(await sessions.get(h.site), h, timeoutMs));
-  const out = new Map<string, Seen>();
-  inv.hosts.forEach((h, i) => {
-    const r = res[i];
-    if (r.ok) out.set(h.site, { probe: r.value, error: null });
-    else {
-      sessions.drop(h.site);
-      out.set(h.site, { probe: null, error: r.error.message.split('\n')[0] });
-    }
-  });
-  return out;
+/**
+ * The sites whose probe a failover must wait for before it decides: the master, the target if
+ * named, and every mirror that is not cold (the choice of target and of catch-up source compare
+ * them; each is re-rooted at once). Cold mirrors not named are the others: one is usually powered
+ * off, and an address that does not answer costs the connect timeout (2.5 s in the lab, up to the
+ * SSH timeout in a cloud), which the service must not wait for.
+ */
+export function essentialSites(inv: Inventory, to?: string): Set<string> {
+  const need = new Set([masterHost(inv).site]);
+  if (to) need.add(to);
+  for (const h of inv.hosts) if (h.role === 'mirror' && h.failover !== 'cold') need.add(h.site);
+  return need;
+}
+
+export interface Probed {
+  /** Every host: its probe, or why there is none. A pending host's entry is replaced when it answers. */
+  readonly seen: Map<string, Seen>;
+  /** Hosts not waited for, still being probed: each promise settles when its entry in `seen` is final. */
+  readonly pending: ReadonlyMap<string, Promise<void>>;
+}
+
+const PENDING = 'not waited for (probe still running)';
+
+/**
+ * Probes every host at once and returns once the essential ones have answered (or failed); the
+ * others go on in the background (Probed.pending). `needAll` (asked once the essential ones are
+ * in) says to wait for every host after all: no mirror that could be chosen answered.
+ */
+export async function probeAll(inv: Inventory, sessions: Sessions, timeoutMs: number, essential: ReadonlySet<string>, needAll: (m: ReadonlyMap<string, Seen>) => boolean): Promise<Probed> {
+  const seen = new Map<string, Seen>(inv.hosts.map((h) => [h.site, { probe: null, error: PENDING }]));
+  const runs = new Map(
+    inv.hosts.map((h) => [
+      h.site,
+      (async () => {
+        try {
+          seen.set(h.site, { probe: await probeHost(await sessions.get(h.site), h, timeoutMs), error: null });
+        } catch (e) {
+          sessions.drop(h.site);
+          seen.set(h.site, { probe: null, error: (e as Error).message.split('\n')[0] });
+        }
+      })(),
+    ]),
+  );
+  await Promise.all([...runs].filter(([s]) => essential.has(s)).map(([, p]) => p));
+  if (needAll(seen)) await Promise.all(runs.values());
+  const pending = new Map([...runs].filter(([s]) => seen.get(s)!.error === PENDING));
+  return { seen, pending };
 }
 
 async function waitSsh(inv: Inventory, sessions: Sessions, h: InventoryHost, deadline: number): Promise<HostProbe> {
@@ -164,10 +199,19 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
   let changed = false;
   try {
     // ---- look (nothing changes until the confirmation) ----
-    const seen = await journal.step(
+    const { seen, pending } = await journal.step(
       'probe every host',
-      () => probeAll(inv, sessions, Math.min(req.ssh.timeoutMs, 10_000)),
-      (m) => [...m].map(([s, v]) => `${s} ${v.probe ? `epoch ${viewOf(s, v).epoch}` : 'unreachable'}`).join(', '),
+      () =>
+        probeAll(
+          inv,
+          sessions,
+          Math.min(req.ssh.timeoutMs, 10_000),
+          essentialSites(inv, req.to),
+          (m) =>
+            // An unplanned failover with no --to and no warm or hot mirror answering: a cold one is all there is.
+            !req.planned && !req.to && !inv.hosts.some((h) => h.role === 'mirror' && h.failover !== 'cold' && m.get(h.site)?.probe),
+        ),
+      (r) => [...r.seen].map(([s, v]) => `${s} ${v.probe ? `epoch ${viewOf(s, v).epoch}` : r.pending.has(s) ? 'not waited for (cold)' : 'unreachable'}`).join(', '),
     );
     // The master was found down (or its agent dead) by now: what it wrote up to here may be lost.
     const foundDownAt = Date.now();
@@ -195,11 +239,12 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
     }
     const epoch = nextEpoch(views.values(), req.live);
     journal.epoch = epoch;
-    const unreachable = inv.hosts.filter((h) => !views.get(h.site)!.reachable && h.site !== target.site);
+    const unreachable = inv.hosts.filter((h) => !views.get(h.site)!.reachable && h.site !== target.site && !pending.has(h.site));
     const summary =
       `${kind} failover of "${inv.customer}": ${master.site} -> ${target.site} (${choice.why}), epoch ${epoch}` +
       `${choice.catchUpFrom ? `; ${target.site} first catches up from ${choice.catchUpFrom}` : ''}` +
-      `${unreachable.length ? `; unreachable: ${unreachable.map((h) => h.site).join(', ')}` : ''}`;
+      `${unreachable.length ? `; unreachable: ${unreachable.map((h) => h.site).join(', ')}` : ''}` +
+      `${pending.size ? `; not waited for: ${[...pending.keys()].join(', ')} (cold, still being probed; re-rooted if it answers)` : ''}`;
     req.log(summary);
     if (req.confirm && !(await req.confirm(summary))) throw new Error('aborted at the prompt; nothing was changed');
 
@@ -351,7 +396,13 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
       'raise the epoch and re-root every other reachable host',
       async () => {
         const res = await mapParallel(others, others.length || 1, async (h) => {
-          if (!seen.get(h.site)!.probe) throw new Error(seen.get(h.site)!.error ?? 'unreachable');
+          // A cold mirror not waited for: re-rooted once its probe answers (after the service is back).
+          const late = pending.get(h.site);
+          if (late) await late;
+          const v = seen.get(h.site)!;
+          if (!v.probe) throw new Error(v.error ?? 'unreachable');
+          const e = viewOf(h.site, v).epoch;
+          if (late && e >= epoch) throw new Error(`answered late with epoch ${e}, not below this failover's ${epoch}; left as it is`);
           return reconf(h);
         });
         const done: string[] = [];
