@@ -63,6 +63,12 @@ export interface AgentConfig {
    * grandchild. Absent in configs written before failover existed: then the children only.
    */
   readonly peers?: readonly AgentPeer[];
+  /**
+   * A cold mirror refreshed on a schedule (topology `coldRefreshH`): the provider powers it on
+   * every `everyH` hours and `agent.js refresh-off` powers it off once caught up
+   * (agent/src/refresh-off.ts). Absent on every other host.
+   */
+  readonly coldRefresh?: { readonly everyH: number } | null;
 }
 
 /** Another site of the stack, as the fence reaches it. */

@@ -8,6 +8,7 @@ import { runDaemon } from './daemon';
 import { runReceive } from './receive-cmd';
 import { currentStatus, formatStatus } from './status';
 import { runDigest, runEpochAnswer, runFence } from './fence';
+import { runRefreshOff } from './refresh-off';
 
 async function main(argv: string[]): Promise<number> {
   const paths = homePaths();
@@ -29,12 +30,14 @@ async function main(argv: string[]): Promise<number> {
       return runEpochAnswer(paths);
     case 'fence':
       return runFence(paths);
+    case 'refresh-off':
+      return runRefreshOff(paths);
     case 'receive':
       return runReceive(paths);
     case 'test-rsh':
       return testRsh(rest);
     default:
-      process.stderr.write(`usage: agent.js daemon | receive | status [--json] | digest [--list] | epoch | fence | version (got ${JSON.stringify(cmd ?? '')})\n`);
+      process.stderr.write(`usage: agent.js daemon | receive | status [--json] | digest [--list] | epoch | fence | refresh-off | version (got ${JSON.stringify(cmd ?? '')})\n`);
       return 2;
   }
 }

@@ -32,7 +32,9 @@ import { Journal, journalDir, saveRecord, type JournalRecord } from './journal';
 import { writeLive } from './live-store';
 import { chooseTarget, checkTo, FailoverInputError, masterHost, nextEpoch, nextLive, type HostView } from './plan';
 import { sq } from '../ssh/quote';
-import { asRoot } from '../hosts/hostfiles';
+import { asRoot, STATE_DIR } from '../hosts/hostfiles';
+import { step } from '../hosts/remote';
+import { HOLD_FILE } from '../../agent/src/refresh-off';
 
 export interface FailoverRequest {
   readonly inventory: Inventory;
@@ -264,6 +266,20 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
         () => 'pinned host key verified',
       );
       seen.set(target.site, { probe: tProbe, error: null });
+    }
+    if (target.failover === 'cold' && target.coldRefreshH) {
+      // A cold mirror with a refresh schedule powers itself off once caught up (agent.js
+      // refresh-off), maybe in the middle of this failover if a scheduled start had it on
+      // already: held on for an hour (its promotion ends the refresh for good).
+      const hr = await sessions.get(target.site);
+      await journal.step(
+        `hold ${target.site} on`,
+        async () => {
+          const hold = JSON.stringify({ until: Date.now() + 3_600_000, by: `${kind} failover to ${target.site}` });
+          await step(hr, 'holding the host on', asRoot(target.user, `printf '%s\n' ${sq(hold)} > ${STATE_DIR}/${HOLD_FILE}`), { timeoutMs: STEP_MS });
+        },
+        () => `${STATE_DIR}/${HOLD_FILE}`,
+      );
     }
     const tr = await sessions.get(target.site);
 

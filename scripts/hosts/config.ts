@@ -62,6 +62,8 @@ export function buildAgentConfig(inv: Inventory, site: string, control: MirrorCo
     // Every other site, so this host's fence can ask a master that was never its feeder or child
     // (agent/src/fence.ts): installs carry them as failovers do.
     peers: peersFor(inv, site),
+    // The host side of a cold refresh: powered off again once caught up (agent/src/refresh-off.ts).
+    ...(h.role === 'mirror' && h.failover === 'cold' && h.coldRefreshH ? { coldRefresh: { everyH: h.coldRefreshH } } : {}),
   };
 }
 

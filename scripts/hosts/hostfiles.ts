@@ -115,6 +115,33 @@ WantedBy=multi-user.target
 `;
 }
 
+export const REFRESH_UNIT_NAME = 'tandem-refresh-off.service';
+export const REFRESH_UNIT_PATH = `/etc/systemd/system/${REFRESH_UNIT_NAME}`;
+
+/**
+ * The host side of a cold refresh (topology `coldRefreshH`), where systemd runs: `agent.js
+ * refresh-off` as root at every boot of a cold mirror; it powers the host off once its receiver
+ * caught up since the boot (agent/src/refresh-off.ts), and exits at once on a host that is not a
+ * cold mirror with a refresh any more (promoted by a failover). Installed only on such hosts.
+ */
+export function refreshUnit(node: string): string {
+  return `# Managed by \`tandem agent install\`; edits here are lost on the next install.
+[Unit]
+Description=tandem cold refresh (powers this cold mirror off again once it caught up after a scheduled start)
+After=network-online.target ${UNIT_NAME}
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=${node} ${AGENT_JS} refresh-off
+StandardOutput=append:${AGENT_HOME}/log/refresh.log
+StandardError=append:${AGENT_HOME}/log/refresh.log
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
 /**
  * Where systemd does not run (the lab): a loop that restarts the daemon when it exits, started
  * with setsid so it outlives the SSH session. It drops to tandem with the same one capability.
@@ -271,7 +298,7 @@ command -v rsync >/dev/null 2>&1 && echo tool=rsync || true
 command -v inotifywait >/dev/null 2>&1 && echo tool=inotifywait || true
 echo "systemd=$([ -d /run/systemd/system ] && echo 1 || echo 0)"
 sha() { [ -f "$1" ] && echo "sha:$1=$(sha256sum < "$1" | cut -d' ' -f1)" || true; }
-for f in ${AGENT_JS} ${CONFIG_JSON} ${AUTHORIZED_KEYS} ${SUPERVISOR} ${BOOT_HOOK} ${UNIT_PATH} ${FENCE_UNIT_PATH}; do sha $f; done
+for f in ${AGENT_JS} ${CONFIG_JSON} ${AUTHORIZED_KEYS} ${SUPERVISOR} ${BOOT_HOOK} ${UNIT_PATH} ${FENCE_UNIT_PATH} ${REFRESH_UNIT_PATH}; do sha $f; done
 [ -f ${CONFIG_JSON} ] && echo "config=$(base64 -w0 < ${CONFIG_JSON})" || true
 [ -f ${SYNC_KEY}.pub ] && echo "pub=$(base64 -w0 < ${SYNC_KEY}.pub)" || true
 if [ -d /run/systemd/system ]; then
@@ -382,6 +409,10 @@ fi
 if [ -d /run/systemd/system ] && [ -f ${FENCE_UNIT_PATH} ]; then
   systemctl disable --quiet ${FENCE_UNIT_NAME} || true
   rm -f ${FENCE_UNIT_PATH}; systemctl daemon-reload || true
+fi
+if [ -d /run/systemd/system ] && [ -f ${REFRESH_UNIT_PATH} ]; then
+  systemctl disable --quiet ${REFRESH_UNIT_NAME} || true
+  rm -f ${REFRESH_UNIT_PATH}; systemctl daemon-reload || true
 fi
 ${stopSupervisorScript()}
 rm -f ${BOOT_HOOK} ${SUPERVISOR} ${AGENT_JS} ${CONFIG_JSON} ${STATUS_JSON} ${LEGACY_STATUS_JSON} \\

@@ -21,6 +21,9 @@ import {
   FENCE_UNIT_NAME,
   FENCE_UNIT_PATH,
   fenceUnit,
+  REFRESH_UNIT_NAME,
+  REFRESH_UNIT_PATH,
+  refreshUnit,
   missingTools,
   parseProbe,
   prepareScript,
@@ -132,6 +135,10 @@ export function desiredFiles(args: {
     files.push({ path: UNIT_PATH, content: Buffer.from(systemdUnit(node)), mode: '0644', owner: 'root:root', label: 'systemd unit' });
     // boot.d is not run at boot under systemd: the boot fence gets its own unit.
     files.push({ path: FENCE_UNIT_PATH, content: Buffer.from(fenceUnit(node)), mode: '0644', owner: 'root:root', label: 'fence unit' });
+    const h = inv.hosts.find((x) => x.site === site)!;
+    if (h.role === 'mirror' && h.failover === 'cold' && h.coldRefreshH) {
+      files.push({ path: REFRESH_UNIT_PATH, content: Buffer.from(refreshUnit(node)), mode: '0644', owner: 'root:root', label: 'refresh unit' });
+    }
   } else {
     files.push({ path: SUPERVISOR, content: Buffer.from(supervisorScript(node)), mode: '0755', owner: 'root:root', label: 'supervisor' });
     files.push({ path: BOOT_HOOK, content: Buffer.from(bootHook()), mode: '0755', owner: 'root:root', label: 'boot hook' });
@@ -258,6 +265,10 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
       if (labels.has('fence unit')) {
         // Enabled, not started: it runs at boot (and only where the boot fence hook marks a master).
         await step(r, 'enabling the boot fence unit', asRoot(h.user, `systemctl daemon-reload && systemctl enable --quiet ${FENCE_UNIT_NAME}`), { timeoutMs });
+      }
+      if (labels.has('refresh unit')) {
+        // Enabled, not started: it runs at the boots the provider's schedule makes.
+        await step(r, 'enabling the cold refresh unit', asRoot(h.user, `systemctl daemon-reload && systemctl enable --quiet ${REFRESH_UNIT_NAME}`), { timeoutMs });
       }
       const supervisionChanged = labels.has('systemd unit') || labels.has('supervisor');
       // The daemon re-reads config.json by itself; only new code or supervision needs a restart.

@@ -8,6 +8,7 @@
 import type { JournalRecord } from '../../scripts/failover/journal';
 import { labFault } from '../../scripts/lab/fault';
 import { readState } from '../../scripts/lab/state';
+import { hostExec } from '../../scripts/lab';
 import { describeLab } from '../support/lab';
 import { cli, cliJson, firstBreak, lastSeq, liveOf, records, useFoLab, vipHolder, waitFor } from './helpers';
 
@@ -17,7 +18,7 @@ const lab = useFoLab(
   [
     '{ name: ny, role: master, provider: aws, region: us-east-1 }',
     '{ name: ams, role: mirror, provider: azure, region: westeurope, failover: warm }',
-    '{ name: ldn, role: mirror, provider: aws, region: eu-west-2, failover: cold }',
+    '{ name: ldn, role: mirror, provider: aws, region: eu-west-2, failover: cold, coldRefreshH: 24 }',
   ],
   { coldOff: ['ldn'] },
 );
@@ -59,7 +60,11 @@ describeLab('cold failover and cold refresh (fo3)', () => {
     process.stderr.write(`fo3 cold failover: crash -> VIP ${fo.json.rtoMs} ms\n${fo.stderr}\n`);
     expect(fo.json).toMatchObject({ ok: true, kind: 'unplanned', from: 'ny', to: 'ldn', epoch: 2 });
     const names = fo.json.steps.map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['power on ldn (cold)', 'wait for SSH on ldn', 'catch up ldn from ams (fresher survivor)']));
+    expect(names).toEqual(expect.arrayContaining(['power on ldn (cold)', 'wait for SSH on ldn', 'hold ldn on', 'catch up ldn from ams (fresher survivor)']));
+    // ldn has a refresh schedule: held on, so its refresh-off (where systemd runs it) cannot power it off mid-failover.
+    const hold = JSON.parse((await hostExec(C, 'ldn', ['cat', '/var/lib/tandem/state/hold-power.json'], { timeoutMs: 10_000 })).stdout) as { until: number; by: string };
+    expect(hold.until).toBeGreaterThan(Date.now() + 3_000_000);
+    expect(hold.by).toBe('unplanned failover to ldn');
     expect(readState(C)!.hosts.ldn.poweredOff).toBe(false);
     expect(vipHolder(C)).toBe('ldn');
     expect(liveOf(lab.file())).toMatchObject({ master: 'ldn', epoch: 2, fenced: ['ny'] });

@@ -86,6 +86,17 @@ describe('desiredFiles / changedFiles: the idempotence decision', () => {
     expect(f.map((x) => x.label)).toEqual(['agent.js', 'config.json', 'authorized_keys', 'systemd unit', 'fence unit']);
     expect(f.find((x) => x.label === 'authorized_keys')!.content.toString()).not.toContain('ssh-ed25519');
   });
+  it('a systemd cold mirror with a refresh schedule also gets the refresh unit, and its config says so; without the schedule neither', () => {
+    const p = parseProbe('node=/usr/bin/node\nsystemd=1\n');
+    const withRefresh = { ...inv, hosts: inv.hosts.map((h) => (h.site === 'ams' ? { ...h, failover: 'cold' as const, coldRefreshH: 24 } : h)) };
+    const f = desiredFiles({ inv: withRefresh, site: 'ams', probe: p, control: INSTALL_DEFAULT, agentJs, parentPublicKey: fakeKey(7, 'tandem@chi') });
+    expect(f.map((x) => x.label)).toEqual(['agent.js', 'config.json', 'authorized_keys', 'systemd unit', 'fence unit', 'refresh unit']);
+    expect(f.find((x) => x.label === 'refresh unit')!.content.toString()).toMatch(/^ExecStart=\/usr\/bin\/node \/var\/lib\/tandem\/agent\.js refresh-off$/m);
+    expect(JSON.parse(f.find((x) => x.label === 'config.json')!.content.toString()).coldRefresh).toEqual({ everyH: 24 });
+    const plain = desiredFiles({ inv, site: 'ams', probe: p, control: INSTALL_DEFAULT, agentJs, parentPublicKey: fakeKey(7, 'tandem@chi') });
+    expect(plain.map((x) => x.label)).not.toContain('refresh unit');
+    expect(JSON.parse(plain.find((x) => x.label === 'config.json')!.content.toString()).coldRefresh).toBeUndefined();
+  });
   it('everything differs on a bare host; nothing once the hashes match', () => {
     expect(changedFiles(files, probe)).toHaveLength(files.length);
     const installed = parseProbe(['node=/usr/bin/node', 'systemd=0', ...files.map((f) => `sha:${f.path}=${sha256(f.content)}`)].join('\n'));
