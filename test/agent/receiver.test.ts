@@ -146,7 +146,12 @@ function frames(...fs_: Frame[]): Buffer {
   return Buffer.concat(fs_.map(encode));
 }
 
-function runReceive(h: Host, input: Buffer, env: Record<string, string> = {}, as?: { uid: number; gid: number; bundle: string }): Promise<{ code: number | null; signal: string | null; replies: Frame[] }> {
+function runReceive(
+  h: Host,
+  input: Buffer,
+  env: Record<string, string> = {},
+  as?: { uid: number; gid: number; bundle: string },
+): Promise<{ code: number | null; signal: string | null; replies: Frame[] }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [as?.bundle ?? agentBundle(), 'receive'], {
       env: { ...process.env, TANDEM_AGENT_HOME: h.home, SSH_ORIGINAL_COMMAND: 'tandem-receive', ...env },
