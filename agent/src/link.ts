@@ -882,17 +882,20 @@ export class ChildLink {
       if (hit.big) this.bigBytes += st.size;
       return [hit.f, hit.more];
     }
-    const before = this.bigPending;
-    this.bigPending = false;
     const r = this.fileFrameStat(rel, k, full, st);
-    const big = this.bigPending;
-    this.bigPending = before || big;
-    if (big) this.bigBytes += st.size;
-    cache.set(key, { f: r[0], more: r[1], big, off: this.offsets.get(rel) ?? null });
-    return r;
+    if (r.big) {
+      this.bigPending = true;
+      this.bigBytes += st.size;
+    }
+    cache.set(key, { f: r.f, more: r.more, big: r.big, off: this.offsets.get(rel) ?? null });
+    return [r.f, r.more];
   }
 
-  private fileFrameStat(rel: string, k: Offset | undefined, full: string, st: fs.Stats): [Frame | null, boolean] {
+  /**
+   * The frame for a regular file read now: f (null: the child has it), whether more of it follows
+   * in a later batch, and big: too big for a frame and not an append, so the rsync reconcile sends it.
+   */
+  private fileFrameStat(rel: string, k: Offset | undefined, full: string, st: fs.Stats): { f: Frame | null; more: boolean; big: boolean } {
     // Reads go through the shared open file, checked against this turn's lstat. A path that
     // no longer holds that file throws: the change that replaced it raises its own event.
     const read = (from: number, len: number): Buffer => {
@@ -902,24 +905,23 @@ export class ChildLink {
     };
     if (k && k.ino === st.ino && (st.mode & MODE_BITS) === k.mode) {
       // Same size and ctime: the content the child has (an event for a write already read).
-      if (st.size === k.size && st.ctimeMs === k.ctime) return [null, false];
+      if (st.size === k.size && st.ctimeMs === k.ctime) return { f: null, more: false, big: false };
       if (st.size > k.size) {
         const from = k.size - Math.min(APPEND_CONTEXT, k.size);
         const body = read(from, Math.min(st.size - from, MAX_BODY));
         this.setOffset(rel, st, from + body.length);
-        return [{ t: 'APPEND', path: rel, offset: from, body }, from + body.length < st.size];
+        return { f: { t: 'APPEND', path: rel, offset: from, body }, more: from + body.length < st.size, big: false };
       }
       // Same size or smaller with a new ctime: rewritten in place (or truncated): whole file.
     }
     if (st.size > MAX_BODY) {
       // Too big for one frame and not a plain append: rsync's delta transfer is the tool.
-      this.bigPending = true;
       this.offsets.delete(rel);
-      return [null, false];
+      return { f: null, more: false, big: true };
     }
     const body = read(0, st.size);
     this.setOffset(rel, st, body.length);
-    return [{ t: 'WRITE', path: rel, mode: st.mode & MODE_BITS, mtime: Math.floor(st.mtimeMs), size: body.length, body }, false];
+    return { f: { t: 'WRITE', path: rel, mode: st.mode & MODE_BITS, mtime: Math.floor(st.mtimeMs), size: body.length, body }, more: false, big: false };
   }
 
   private writeFrames(frames: Frame[]): void {
