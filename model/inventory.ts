@@ -126,6 +126,11 @@ export interface Inventory {
 }
 
 /** What an inventory host takes from the topology; the provisioner adds where it is and how to log in. */
+/** A cold mirror the provider powers on every coldRefreshH hours, and its agent powers off once caught up. */
+export function hasColdRefresh(h: Pick<InventoryHost, 'role' | 'failover' | 'coldRefreshH'>): boolean {
+  return h.role === 'mirror' && h.failover === 'cold' && !!h.coldRefreshH;
+}
+
 export type TopologyHostFields = Pick<InventoryHost, 'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit' | 'coldRefreshH'>;
 
 /** The topology's part of a host's inventory entry: one place for the Pulumi program, the lab and operations. */

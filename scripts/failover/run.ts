@@ -5,7 +5,7 @@
  * mirror tree, record the live layout in the stack file and the journal. Every input problem is
  * found before anything changes (FailoverInputError, exit 2).
  */
-import type { Inventory, InventoryHost } from '../../model/inventory';
+import { hasColdRefresh, type Inventory, type InventoryHost } from '../../model/inventory';
 import { applyLive, type LiveLayout } from '../../model/live';
 import type { Topology } from '../../model/topology/types';
 import { applyLiveToInventory } from '../hosts/target';
@@ -267,7 +267,7 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
       );
       seen.set(target.site, { probe: tProbe, error: null });
     }
-    if (target.failover === 'cold' && target.coldRefreshH) {
+    if (hasColdRefresh(target)) {
       // A cold mirror with a refresh schedule powers itself off once caught up (agent.js
       // refresh-off), maybe in the middle of this failover if a scheduled start had it on
       // already: held on for an hour (its promotion ends the refresh for good).

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AgentChild, AgentConfig, AgentNotify, AgentPeer } from '../../agent/src/contract';
-import type { Inventory } from '../../model/inventory';
+import { hasColdRefresh, type Inventory } from '../../model/inventory';
 import { childrenIn, hostOf } from './inventory-check';
 
 /** What the operator controls per host beyond the inventory: the epoch and pauses. */
@@ -63,7 +63,7 @@ export function buildAgentConfig(inv: Inventory, site: string, control: MirrorCo
     // (agent/src/fence.ts): installs carry them as failovers do.
     peers: peersFor(inv, site),
     // The host side of a cold refresh: powered off again once caught up (agent/src/refresh-off.ts).
-    ...(h.role === 'mirror' && h.failover === 'cold' && h.coldRefreshH ? { coldRefresh: { everyH: h.coldRefreshH } } : {}),
+    ...(hasColdRefresh(h) ? { coldRefresh: { everyH: h.coldRefreshH! } } : {}),
   };
 }
 

@@ -135,8 +135,7 @@ export function desiredFiles(args: {
     files.push({ path: UNIT_PATH, content: Buffer.from(systemdUnit(node)), mode: '0644', owner: 'root:root', label: 'systemd unit' });
     // boot.d is not run at boot under systemd: the boot fence gets its own unit.
     files.push({ path: FENCE_UNIT_PATH, content: Buffer.from(fenceUnit(node)), mode: '0644', owner: 'root:root', label: 'fence unit' });
-    const h = inv.hosts.find((x) => x.site === site)!;
-    if (h.role === 'mirror' && h.failover === 'cold' && h.coldRefreshH) {
+    if (config.coldRefresh) {
       files.push({ path: REFRESH_UNIT_PATH, content: Buffer.from(refreshUnit(node)), mode: '0644', owner: 'root:root', label: 'refresh unit' });
     }
   } else {
