@@ -1,34 +1,9 @@
 /** The pure decisions of a failover: target choice, catch-up source, epoch, live layout. */
-import type { Inventory, InventoryHost } from '../../model/inventory';
+import type { Inventory } from '../../model/inventory';
 import { chooseTarget, checkTo, FailoverInputError, nextEpoch, nextLive, type HostView } from '../../scripts/failover/plan';
 import { driverKindFor } from '../../scripts/failover/drivers/index';
+import { inv } from './fixtures';
 
-const host = (site: string, role: 'master' | 'mirror', failover: InventoryHost['failover'] = null): InventoryHost => ({
-  site,
-  role,
-  provider: 'aws',
-  region: 'us-east-1',
-  address: `10.0.0.${site.length}`,
-  sshPort: 22,
-  user: 'root',
-  hostKey: 'ssh-ed25519 AAAA',
-  hostKeySource: 'lab',
-  failover,
-  dataDir: '/srv/trading',
-  feedFrom: role === 'master' ? null : 'ny',
-  syncIntervalS: role === 'master' ? null : 0,
-  bandwidthMbit: null,
-});
-const inv: Inventory = {
-  version: 1,
-  customer: 'x',
-  source: 'lab',
-  dataDir: '/srv/trading',
-  exclude: [],
-  service: { start: 's', stop: 't', healthPort: 1 },
-  vip: { kind: 'lab', address: '198.18.0.10', holder: 'ny' },
-  hosts: [host('ny', 'master'), host('chi', 'mirror', 'hot'), host('ams', 'mirror', 'warm'), host('ldn', 'mirror', 'cold')],
-};
 const v = (site: string, reachable: boolean, position: number | null, epoch = 1): HostView => ({ site, reachable, position, epoch, agentRunning: reachable });
 const views = (...vs: HostView[]) => new Map(vs.map((x) => [x.site, x]));
 

@@ -4,37 +4,10 @@
  * whole SSH timeout to fail), unless no other mirror could be chosen; that one's probe goes on
  * in the background, for its re-rooting after the service is back.
  */
-import type { Inventory, InventoryHost } from '../../model/inventory';
 import type { Connector, Remote } from '../../scripts/hosts/remote';
 import { Sessions } from '../../scripts/failover/hosts';
 import { essentialSites, probeAll } from '../../scripts/failover/run';
-
-const host = (site: string, role: 'master' | 'mirror', failover: InventoryHost['failover'] = null): InventoryHost => ({
-  site,
-  role,
-  provider: 'aws',
-  region: 'us-east-1',
-  address: `10.0.0.${site.length}`,
-  sshPort: 22,
-  user: 'root',
-  hostKey: 'ssh-ed25519 AAAA',
-  hostKeySource: 'lab',
-  failover,
-  dataDir: '/srv/trading',
-  feedFrom: role === 'master' ? null : 'ny',
-  syncIntervalS: role === 'master' ? null : 0,
-  bandwidthMbit: null,
-});
-const inv: Inventory = {
-  version: 1,
-  customer: 'x',
-  source: 'lab',
-  dataDir: '/srv/trading',
-  exclude: [],
-  service: { start: 's', stop: 't', healthPort: 1 },
-  vip: { kind: 'lab', address: '198.18.0.10', holder: 'ny' },
-  hosts: [host('ny', 'master'), host('chi', 'mirror', 'hot'), host('ams', 'mirror', 'warm'), host('ldn', 'mirror', 'cold')],
-};
+import { inv } from './fixtures';
 
 /** Hosts answer the probe at once, except those in `hang` (never connect) and `refuse` (fail after 50 ms). */
 function fakeSessions(o: { hang?: string[]; refuse?: string[] }): { sessions: Sessions } {
