@@ -267,21 +267,20 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverResult>
       );
       seen.set(target.site, { probe: tProbe, error: null });
     }
+    const tr = await sessions.get(target.site);
     if (hasColdRefresh(target)) {
       // A cold mirror with a refresh schedule powers itself off once caught up (agent.js
       // refresh-off), maybe in the middle of this failover if a scheduled start had it on
       // already: held on for an hour (its promotion ends the refresh for good).
-      const hr = await sessions.get(target.site);
       await journal.step(
         `hold ${target.site} on`,
         async () => {
           const hold = JSON.stringify({ until: Date.now() + 3_600_000, by: `${kind} failover to ${target.site}` });
-          await step(hr, 'holding the host on', asRoot(target.user, `printf '%s\n' ${sq(hold)} > ${STATE_DIR}/${HOLD_FILE}`), { timeoutMs: STEP_MS });
+          await step(tr, 'holding the host on', asRoot(target.user, `printf '%s\n' ${sq(hold)} > ${STATE_DIR}/${HOLD_FILE}`), { timeoutMs: STEP_MS });
         },
         () => `${STATE_DIR}/${HOLD_FILE}`,
       );
     }
-    const tr = await sessions.get(target.site);
 
     if (req.planned) {
       const mr = await sessions.get(master.site);
