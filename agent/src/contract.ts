@@ -189,6 +189,8 @@ export interface HomePaths {
   readonly key: string;
   readonly logDir: string;
   readonly agentJs: string;
+  /** koffi's prebuilt Node-API binary beside agent.js (optional: without it the change feed uses inotifywait). */
+  readonly ffiNode: string;
 }
 
 export function hostLayout(home: string): HomePaths {
@@ -204,6 +206,7 @@ export function hostLayout(home: string): HomePaths {
     key: `${home}/.ssh/id_ed25519`,
     logDir: `${home}/log`,
     agentJs: `${home}/agent.js`,
+    ffiNode: `${home}/koffi.node`,
   };
 }
 

@@ -9,6 +9,9 @@
  *                                                   config.json or boot.d away and put its own in
  *                                                   their place (root runs them)
  *   /var/lib/tandem/agent.js   root:root 0644      the agent; written only by install
+ *   /var/lib/tandem/koffi.node root:root 0644      koffi's binary for the agent's in-process
+ *                                                   inotify; only on hosts of the operator's
+ *                                                   CPU with glibc (else inotifywait), by install
  *   /var/lib/tandem/config.json root:root 0644     AgentConfig; written only by tandem commands
  *   /var/lib/tandem/state/     tandem:tandem 0750  the agent's state and status.json; never
  *                                                   touched by upgrade
@@ -31,7 +34,7 @@
  * data after a failover. The master's dataDir is never re-owned.
  */
 import { AGENT_HOME, AGENT_USER, HOST } from '../../agent/src/contract';
-import { AGENT_JS, AUTHORIZED_KEYS, SYNC_KEY } from './keys';
+import { AGENT_JS, AUTHORIZED_KEYS, FFI_NODE, SYNC_KEY } from './keys';
 import { FENCE_HOOK } from '../../agent/src/fence';
 import { sq } from '../ssh/quote';
 
@@ -297,8 +300,14 @@ command -v rsync >/dev/null 2>&1 && echo tool=rsync || true
 { [ -x /usr/bin/rrsync ] || [ -f /usr/share/doc/rsync/support/rrsync ]; } && command -v python3 >/dev/null 2>&1 && echo tool=rrsync || true
 command -v inotifywait >/dev/null 2>&1 && echo tool=inotifywait || true
 echo "systemd=$([ -d /run/systemd/system ] && echo 1 || echo 0)"
+# The platform koffi.node must be built for: CPU and libc (glibc first: a glibc host may carry
+# musl's loader too). Anything not recognised prints libc=unknown, which gets no binary.
+echo "arch=$(uname -m 2>/dev/null || true)"
+if getconf GNU_LIBC_VERSION 2>/dev/null | grep -q glibc || ldd --version 2>&1 | head -n 1 | grep -qiE 'glibc|gnu libc'; then echo libc=glibc
+elif ls /lib/ld-musl-* >/dev/null 2>&1; then echo libc=musl
+else echo libc=unknown; fi
 sha() { [ -f "$1" ] && echo "sha:$1=$(sha256sum < "$1" | cut -d' ' -f1)" || true; }
-for f in ${AGENT_JS} ${CONFIG_JSON} ${AUTHORIZED_KEYS} ${SUPERVISOR} ${BOOT_HOOK} ${UNIT_PATH} ${FENCE_UNIT_PATH} ${REFRESH_UNIT_PATH}; do sha $f; done
+for f in ${AGENT_JS} ${FFI_NODE} ${CONFIG_JSON} ${AUTHORIZED_KEYS} ${SUPERVISOR} ${BOOT_HOOK} ${UNIT_PATH} ${FENCE_UNIT_PATH} ${REFRESH_UNIT_PATH}; do sha $f; done
 [ -f ${CONFIG_JSON} ] && echo "config=$(base64 -w0 < ${CONFIG_JSON})" || true
 [ -f ${SYNC_KEY}.pub ] && echo "pub=$(base64 -w0 < ${SYNC_KEY}.pub)" || true
 if [ -d /run/systemd/system ]; then
@@ -320,6 +329,10 @@ export interface Probe {
   readonly warnings: readonly string[];
   /** Tools the agent relies on that the host has: rsync, rrsync (with python3), inotifywait. */
   readonly tools: ReadonlySet<string>;
+  /** `uname -m` (x86_64, aarch64, ...); null or absent: not known. */
+  readonly arch?: string | null;
+  /** The host's C library; null or absent: not recognised. Either way koffi.node is not sent. */
+  readonly libc?: 'glibc' | 'musl' | null;
 }
 
 export function parseProbe(out: string): Probe {
@@ -332,6 +345,8 @@ export function parseProbe(out: string): Probe {
   let publicKey: string | null = null;
   let running = false;
   const tools = new Set<string>();
+  let arch: string | null = null;
+  let libc: 'glibc' | 'musl' | null = null;
   for (const line of out.split('\n')) {
     const i = line.indexOf('=');
     if (i < 0) continue;
@@ -346,8 +361,10 @@ export function parseProbe(out: string): Probe {
     else if (k === 'created') created.push(v);
     else if (k === 'warn') warnings.push(v);
     else if (k === 'tool') tools.add(v);
+    else if (k === 'arch') arch = /^[A-Za-z0-9_]+$/.test(v) ? v : null;
+    else if (k === 'libc') libc = v === 'glibc' || v === 'musl' ? v : null;
   }
-  return { node, supervision: systemd ? 'systemd' : 'lab', sha, configText, publicKey, running, created, warnings, tools };
+  return { node, supervision: systemd ? 'systemd' : 'lab', sha, configText, publicKey, running, created, warnings, tools, arch, libc };
 }
 
 /**
@@ -415,7 +432,7 @@ if [ -d /run/systemd/system ] && [ -f ${REFRESH_UNIT_PATH} ]; then
   rm -f ${REFRESH_UNIT_PATH}; systemctl daemon-reload || true
 fi
 ${stopSupervisorScript()}
-rm -f ${BOOT_HOOK} ${SUPERVISOR} ${AGENT_JS} ${CONFIG_JSON} ${STATUS_JSON} ${LEGACY_STATUS_JSON} \\
+rm -f ${BOOT_HOOK} ${SUPERVISOR} ${AGENT_JS} ${FFI_NODE} ${CONFIG_JSON} ${STATUS_JSON} ${LEGACY_STATUS_JSON} \\
   ${AUTHORIZED_KEYS} ${SYNC_KEY} ${SYNC_KEY}.pub
 ${opts.keepState ? ': keep state' : `rm -rf ${STATE_DIR}`}
 echo removed=1`;

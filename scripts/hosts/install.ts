@@ -9,6 +9,10 @@
  *   1. every host: ensure account, dirs and sync keypair (generated on the host; only the .pub
  *      is read back), and report hashes of what is there;
  *   2. every host: write what differs (agent, config, authorized_keys, supervision), (re)start.
+ *
+ * koffi.node (the agent's in-process inotify) goes beside agent.js only to hosts whose CPU and
+ * libc are those it was built for (the operator's: scripts/build-agent.js); the others watch
+ * with inotifywait, and their result carries a note saying so.
  */
 import type { Inventory, InventoryHost } from '../../model/inventory';
 import { AGENT_USER, type AgentNotify } from '../../agent/src/contract';
@@ -39,10 +43,12 @@ import {
   type Probe,
 } from './hostfiles';
 import { childrenIn, hostOf } from './inventory-check';
-import { AGENT_JS, AUTHORIZED_KEYS, authorizedKeyLine, authorizedKeysFile, epochAskers, epochQueryLine } from './keys';
+import { agentFfi, type FfiBinary } from './bundle';
+import { AGENT_JS, AUTHORIZED_KEYS, FFI_NODE, authorizedKeyLine, authorizedKeysFile, epochAskers, epochQueryLine } from './keys';
 import { mapParallel, type Progress, type Settled } from './parallel';
 import { step, type Connector, type Remote, type SshSettings } from './remote';
 import { HostKeyRefused } from './ssh';
+import { sq } from '../ssh/quote';
 import { roleFromConfig, rolesDisagree } from './target';
 
 export interface FleetOptions {
@@ -71,6 +77,8 @@ export interface HostResult {
   readonly changes: readonly string[];
   readonly error: string | null;
   readonly ms: number;
+  /** Facts worth a line in the summary that are no change (install: how the change feed runs there). */
+  readonly notes?: readonly string[];
 }
 
 interface FileSpec {
@@ -96,6 +104,25 @@ async function closeAll(sessions: Map<string, Settled<Remote>>): Promise<void> {
   for (const s of sessions.values()) if (s.ok) await Promise.resolve(s.value.close()).catch(() => undefined);
 }
 
+/** `uname -m` to Node's process.arch, for the CPUs koffi ships Linux builds for. */
+const NODE_ARCH = new Map([
+  ['x86_64', 'x64'],
+  ['amd64', 'x64'],
+  ['aarch64', 'arm64'],
+  ['arm64', 'arm64'],
+]);
+
+/**
+ * Why `ffi` cannot go to this host, as the short reason of a note (null: it fits). The probe must
+ * show the same CPU and libc; anything not known counts as not matching.
+ */
+export function ffiMismatch(probe: Pick<Probe, 'arch' | 'libc'>, ffi: FfiBinary | null | undefined): string | null {
+  if (!ffi) return 'no koffi.node was built with the agent';
+  const arch = probe.arch ? NODE_ARCH.get(probe.arch) : undefined;
+  if (arch === ffi.arch && probe.libc === ffi.libc) return null;
+  return `no prebuilt koffi.node for ${probe.arch || 'unknown CPU'}/${probe.libc ?? 'unknown libc'}`;
+}
+
 /** Managed files of one host, exactly as they should be. */
 export function desiredFiles(args: {
   inv: Inventory;
@@ -103,6 +130,8 @@ export function desiredFiles(args: {
   probe: Probe;
   control: MirrorControl;
   agentJs: Buffer;
+  /** koffi.node built with agentJs: sent only where ffiMismatch finds none (absent: not sent). */
+  ffi?: FfiBinary | null;
   parentPublicKey: string | null;
   /** Sync public keys of the other hosts (from the probes): each may ask this host for its epoch. */
   peerKeys?: ReadonlyMap<string, string>;
@@ -115,6 +144,7 @@ export function desiredFiles(args: {
   const config = buildAgentConfig(inv, site, args.control, args.notify ?? null);
   const files: FileSpec[] = [
     { path: AGENT_JS, content: args.agentJs, mode: '0644', owner: 'root:root', label: 'agent.js' },
+    ...(args.ffi && ffiMismatch(probe, args.ffi) === null ? [{ path: FFI_NODE, content: args.ffi.content, mode: '0644', owner: 'root:root', label: 'koffi.node' }] : []),
     { path: CONFIG_JSON, content: Buffer.from(renderConfig(config)), ...configFileMode(config), label: 'config.json' },
   ];
   const keyLines: string[] =
@@ -150,6 +180,14 @@ export function changedFiles(files: readonly FileSpec[], probe: Probe): FileSpec
 }
 
 /**
+ * Optional managed files the host has that `files` leaves out, so install removes them: a
+ * koffi.node of another build must not stay beside an agent.js it was not built with.
+ */
+export function removedFiles(files: readonly FileSpec[], probe: Probe): { path: string; label: string }[] {
+  return [{ path: FFI_NODE, label: 'koffi.node' }].filter((o) => probe.sha.has(o.path) && !files.some((f) => f.path === o.path));
+}
+
+/**
  * With an inventory alone (o.liveUnknown): why the hosts' own configs disagree with its roles
  * (rolesDisagree), read with one probe per reachable host; null when they agree.
  */
@@ -169,7 +207,11 @@ export async function hostsDisagree(o: FleetOptions, hosts: readonly InventoryHo
   return rolesDisagree(o.inventory, seen);
 }
 
-export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade', agentJs: Buffer): Promise<HostResult[]> {
+/**
+ * `ffi`: koffi.node built with agentJs; by default the one the last build left beside
+ * dist/agent.js (agentFfi()), null to send none (every host then watches with inotifywait).
+ */
+export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade', agentJs: Buffer, ffi: FfiBinary | null = agentFfi()): Promise<HostResult[]> {
   const inv = o.inventory;
   const hosts = inv.hosts;
   const timeoutMs = o.stepTimeoutMs ?? STEP_TIMEOUT_MS;
@@ -254,12 +296,30 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
       }
       const existing = controlFrom(probe.configText);
       const control: MirrorControl = { ...(existing ?? INSTALL_DEFAULT), epoch };
-      const files = desiredFiles({ inv, site: h.site, probe, control, agentJs, parentPublicKey: parentKey, peerKeys, notify: o.notify !== undefined ? o.notify : controlNotify(probe.configText) });
+      const files = desiredFiles({
+        inv,
+        site: h.site,
+        probe,
+        control,
+        agentJs,
+        ffi,
+        parentPublicKey: parentKey,
+        peerKeys,
+        notify: o.notify !== undefined ? o.notify : controlNotify(probe.configText),
+      });
       const changed = changedFiles(files, probe);
       for (const f of changed) {
         o.progress(h.site, `writing ${f.label} (${f.content.length} bytes)`);
         await step(r, `writing ${f.path}`, asRoot(h.user, writeFileScript(f.path, f.mode, f.owner)), { stdin: f.content, timeoutMs });
       }
+      const removed = removedFiles(files, probe);
+      for (const f of removed) {
+        o.progress(h.site, `removing ${f.label}`);
+        await step(r, `removing ${f.path}`, asRoot(h.user, `rm -f ${sq(f.path)}`), { timeoutMs });
+      }
+      const whyNoFfi = ffiMismatch(probe, ffi);
+      const notes = whyNoFfi ? [`change feed: inotifywait (${whyNoFfi})`] : [];
+      for (const n of notes) o.progress(h.site, n);
       const labels = new Set(changed.map((f) => f.label));
       if (labels.has('fence unit')) {
         // Enabled, not started: it runs at boot (and only where the boot fence hook marks a master).
@@ -270,10 +330,11 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
         await step(r, 'enabling the cold refresh unit', asRoot(h.user, `systemctl daemon-reload && systemctl enable --quiet ${REFRESH_UNIT_NAME}`), { timeoutMs });
       }
       const supervisionChanged = labels.has('systemd unit') || labels.has('supervisor');
-      // The daemon re-reads config.json by itself; only new code or supervision needs a restart.
-      const restart = labels.has('agent.js') || supervisionChanged;
+      // The daemon re-reads config.json by itself; only new code (koffi.node is code too, and a
+      // removed one sends the daemon back to inotifywait) or supervision needs a restart.
+      const restart = labels.has('agent.js') || labels.has('koffi.node') || removed.length > 0 || supervisionChanged;
       const reload = labels.has('config.json');
-      const changes = [...probe.created.map((c) => c.replace(/^dir:.*/, 'directories')), ...changed.map((f) => f.label)];
+      const changes = [...probe.created.map((c) => c.replace(/^dir:.*/, 'directories')), ...changed.map((f) => f.label), ...removed.map((f) => `${f.label} removed`)];
       if (restart || reload || !probe.running) {
         if (supervisionChanged && probe.supervision === 'lab' && probe.running) {
           // A running sh keeps the old script; stop it so the new one takes over.
@@ -293,13 +354,13 @@ export async function installFleet(o: FleetOptions, mode: 'install' | 'upgrade',
         ? 'installed'
         : labels.has('agent.js')
           ? 'upgraded'
-          : changed.length || probe.created.length
+          : changed.length || removed.length || probe.created.length
             ? 'updated'
             : changes.length
               ? 'started'
               : 'unchanged';
       o.progress(h.site, `${outcome}${changes.length ? `: ${[...new Set(changes)].join(', ')}` : ''}`);
-      return { site: h.site, outcome, changes: [...new Set(changes)], error: null, ms: Date.now() - t0.get(h.site)! };
+      return { site: h.site, outcome, changes: [...new Set(changes)], error: null, ms: Date.now() - t0.get(h.site)!, ...(notes.length ? { notes } : {}) };
     });
     return hosts.map((h, i) => {
       const r = results[i];
@@ -345,7 +406,7 @@ export function summarizeResults(verb: string, results: readonly HostResult[]): 
   const lines = results.map((r) => {
     const t = `${(r.ms / 1000).toFixed(1)} s`;
     if (r.outcome === 'failed' || r.outcome === 'skipped') return `  ${r.site.padEnd(12)} ${(r.outcome === 'failed' ? 'FAILED' : 'skipped').padEnd(13)} ${t.padStart(7)}  ${r.error}`;
-    return `  ${r.site.padEnd(12)} ${r.outcome.padEnd(13)} ${t.padStart(7)}  ${r.changes.join(', ')}`;
+    return `  ${r.site.padEnd(12)} ${r.outcome.padEnd(13)} ${t.padStart(7)}  ${[r.changes.join(', '), ...(r.notes ?? [])].filter(Boolean).join('; ')}`;
   });
   const failed = results.filter((r) => r.outcome === 'failed' || r.outcome === 'skipped').length;
   const head = failed ? `${verb}: ${failed} of ${results.length} hosts FAILED or skipped` : `${verb}: ${results.length} hosts done`;

@@ -13,6 +13,8 @@ import { checkHostKey } from '../../model/topology/hostkey';
 import type { Inventory, InventoryHost } from '../../model/inventory';
 
 export const AGENT_JS = HOST.agentJs;
+/** koffi.node beside agent.js: optional, only on hosts of the operator's platform (install.ts). */
+export const FFI_NODE = HOST.ffiNode;
 export const SYNC_KEY = HOST.key;
 export const AUTHORIZED_KEYS = `${AGENT_HOME}/.ssh/authorized_keys`;
 
