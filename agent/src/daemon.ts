@@ -17,12 +17,12 @@ import { buildStatus } from './status';
 import { Alerter } from './alerts';
 import { fenceReason, RUN_FENCE, type RunFence } from './fence';
 import { knownHostsLine } from './transport';
-import { Watcher } from './watcher';
+import { createWatcher, type ChangeFeed } from './inotify';
 
 export class Daemon {
   private config: AgentConfig | null = null;
   private links = new Map<string, { key: string; link: ChildLink }>();
-  private watcher: Watcher | null = null;
+  private watcher: ChangeFeed | null = null;
   private watchKey = '';
   private error: string | null = null;
   private fence: string | null = null;
@@ -205,7 +205,9 @@ export class Daemon {
   }
 
   private async startWatcher(c: AgentConfig): Promise<void> {
-    const w = new Watcher(fs.realpathSync(c.dataDir), new Excluder(c.exclude), this.paths.stateDir);
+    // Test-only (non-default home): TANDEM_TEST_WATCHER=inotifywait runs the fallback feed.
+    const forceInotifywait = !!process.env.TANDEM_AGENT_HOME && process.env.TANDEM_TEST_WATCHER === 'inotifywait';
+    const w = createWatcher(fs.realpathSync(c.dataDir), new Excluder(c.exclude), this.paths.stateDir, { forceInotifywait });
     w.on('change', (ch) => {
       for (const { link } of this.links.values()) link.note(ch.rel, ch.flags, ch.time);
     });
@@ -218,7 +220,7 @@ export class Daemon {
     w.on('stale', () => setImmediate(() => this.restartWatcher()));
     w.on('exit', (code) => {
       this.stopWatcher();
-      this.error = `inotifywait exited (${code}); restarting`;
+      this.error = `the change feed stopped (${code === null ? 'its directory went away' : `inotifywait exited ${code}`}); restarting`;
       log('error', 'daemon: watcher died; restarting it, every child reconciles');
       this.watchKey = '';
       this.config = null;

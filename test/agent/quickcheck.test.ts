@@ -40,7 +40,8 @@ describe('reconcile after lost events (local transport)', () => {
     fs.mkdirSync(path.join(m.dataDir, 'zz'));
     writeConfig(a, { role: 'mirror', feedFrom: 'master' });
     writeConfig(m, { role: 'master', children: [child(a)] });
-    const d = startDaemon(m, { TANDEM_TEST_VERIFY_RATE: '1' });
+    // The fallback feed (hosts without koffi.node), whose inotifywait can be killed to force a reconcile.
+    const d = startDaemon(m, { TANDEM_TEST_VERIFY_RATE: '1', TANDEM_TEST_WATCHER: 'inotifywait' });
     await waitFor('in sync', () => status(m).children[0]?.state === 'in-sync', 60_000, 25);
     const M = path.join(m.dataDir, 'zz', 'state.txt');
     const A = path.join(a.dataDir, 'zz', 'state.txt');

@@ -30,7 +30,8 @@ describe('the watcher dies', () => {
     writeConfig(a, { role: 'mirror', feedFrom: 'master' });
     writeConfig(m, { role: 'master', children: [child(a)] });
     fs.writeFileSync(path.join(m.dataDir, 'seed'), 'x');
-    const d = startDaemon(m);
+    // The fallback feed (hosts without koffi.node): the in-process feed has no process to die.
+    const d = startDaemon(m, { TANDEM_TEST_WATCHER: 'inotifywait' });
     await waitFor('in sync', () => status(m).children[0].state === 'in-sync', 20000);
     const fdsBefore = fds(d.pid!);
     for (let round = 1; round <= 3; round++) {
