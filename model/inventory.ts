@@ -41,6 +41,8 @@ export interface InventoryHost {
    * host side powers it off again once its agent has caught up. Absent otherwise.
    */
   readonly coldRefreshH?: number;
+  /** The master only, when its site sets `tickMs`: its feeding daemon's tick in ms (AgentConfig.tickMs). Absent otherwise. */
+  readonly tickMs?: number;
   /** Cloud hosts provisioned by Pulumi: the provider ids the failover drivers act on. */
   readonly cloud?: HostCloudIds;
   /** Lab only: the host's network namespace. */
@@ -131,7 +133,7 @@ export function hasColdRefresh(h: Pick<InventoryHost, 'role' | 'failover' | 'col
   return h.role === 'mirror' && h.failover === 'cold' && !!h.coldRefreshH;
 }
 
-export type TopologyHostFields = Pick<InventoryHost, 'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit' | 'coldRefreshH'>;
+export type TopologyHostFields = Pick<InventoryHost, 'site' | 'role' | 'provider' | 'region' | 'failover' | 'dataDir' | 'feedFrom' | 'syncIntervalS' | 'bandwidthMbit' | 'coldRefreshH' | 'tickMs'>;
 
 /** The topology's part of a host's inventory entry: one place for the Pulumi program, the lab and operations. */
 export function topologyHostFields(t: Topology, s: Site): TopologyHostFields {
@@ -148,5 +150,7 @@ export function topologyHostFields(t: Topology, s: Site): TopologyHostFields {
     // Always set (undefined when it does not apply, which JSON leaves out), so spreading these
     // fields over an older entry clears a refresh the site no longer has (a promoted cold mirror).
     coldRefreshH: s.role === 'mirror' && s.failover === 'cold' ? s.coldRefreshH : undefined,
+    // Likewise: a demoted master's tick is cleared, the live master's set (model/live.ts).
+    tickMs: s.role === 'master' ? s.tickMs : undefined,
   };
 }

@@ -18,7 +18,7 @@
  * downstream (inventory, programs, status) works from that result and never branches on it.
  */
 import { masterOf } from './topology/graph';
-import type { Issue, MirrorSite, Site, Topology } from './topology/types';
+import type { Issue, MasterSite, MirrorSite, Site, Topology } from './topology/types';
 
 export interface LiveLayout {
   /** Raised by every role change; a receiver refuses a sender with an older epoch. >= 1. */
@@ -71,8 +71,8 @@ export function parseLive(raw: unknown, t: Topology): { live: LiveLayout | null;
  * topology is returned as is. Otherwise the live master takes the master role; the stack file's
  * master becomes a warm, continuous mirror fed straight from the new master; mirrors that relayed
  * through the promoted site are fed straight from the new master; every other mirror keeps its
- * mode, interval, relay and cap. Site order and `index` are kept, so messages still point at the
- * stack file.
+ * mode, interval, relay and cap. The stack file master's `tickMs` moves to the live master. Site
+ * order and `index` are kept, so messages still point at the stack file.
  */
 export function applyLive(t: Topology, live: LiveLayout | null): Topology {
   if (!live) return t;
@@ -81,10 +81,12 @@ export function applyLive(t: Topology, live: LiveLayout | null): Topology {
   const sites: Site[] = t.sites.map((s): Site => {
     if (s.name === live.master) {
       const { failover: _f, syncIntervalS: _i, relayVia: _r, bandwidthMbit: _b, ...base } = s as MirrorSite;
-      return { ...base, role: 'master' };
+      // The master's tick is the fleet's choice of lag against CPU: it goes with the role.
+      return { ...base, role: 'master', ...(oldMaster.tickMs !== undefined ? { tickMs: oldMaster.tickMs } : {}) };
     }
     if (s.name === oldMaster.name) {
-      return { ...s, role: 'mirror', failover: 'warm', syncIntervalS: 0, relayVia: null, bandwidthMbit: null } as MirrorSite;
+      const { tickMs: _t, ...rest } = s as MasterSite;
+      return { ...rest, role: 'mirror', failover: 'warm', syncIntervalS: 0, relayVia: null, bandwidthMbit: null } as MirrorSite;
     }
     const m = s as MirrorSite;
     return m.relayVia === live.master ? { ...m, relayVia: null } : m;

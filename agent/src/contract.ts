@@ -69,7 +69,17 @@ export interface AgentConfig {
    * (agent/src/refresh-off.ts). Absent on every other host.
    */
   readonly coldRefresh?: { readonly everyH: number } | null;
+  /**
+   * The feeding daemon's tick (ms): how often changes go to continuous mirrors. Absent: 100.
+   * Lower: less lag, more CPU on the master. A whole number TICK_MS_MIN..TICK_MS_MAX; written
+   * only on the master and only when the topology's master site sets `tickMs`.
+   */
+  readonly tickMs?: number;
 }
+
+/** Bounds of AgentConfig.tickMs (topology `tickMs` on the master site, model/topology/types.ts), inclusive. */
+export const TICK_MS_MIN = 20;
+export const TICK_MS_MAX = 1000;
 
 /** Another site of the stack, as the fence reaches it. */
 export interface AgentPeer {

@@ -24,6 +24,7 @@ export const SITE_KEYS = [
   'relayVia',
   'bandwidthMbit',
   'coldRefreshH',
+  'tickMs',
   'rtoTargetS',
   'rpoTargetS',
   'address',
@@ -35,4 +36,6 @@ export const SITE_KEYS = [
 export const TARGET_KEYS = ['rtoTargetS', 'rpoTargetS'] as const;
 /** Site keys a master may not have: they say how a mirror is fed. */
 export const MIRROR_ONLY = ['failover', 'syncIntervalS', 'relayVia', 'bandwidthMbit', 'coldRefreshH'];
+/** Site keys only the master may have: they say how it feeds the mirrors. */
+export const MASTER_ONLY = ['tickMs'];
 export const LAB_KEYS = ['linkMbit', 'diskMb'];

@@ -4,12 +4,12 @@
  */
 import { type Checker, isObj, show, type Obj } from './checker';
 import { checkHostKey } from './hostkey';
-import { LAB_KEYS, MIRROR_ONLY, SITE_KEYS, TARGET_KEYS } from './keys';
+import { LAB_KEYS, MASTER_ONLY, MIRROR_ONLY, SITE_KEYS, TARGET_KEYS } from './keys';
 import { REGIONS } from './regions';
 // Value rules shared with the inventory check (scripts/hosts/inventory-check.ts).
 import { checkAddress, SITE_NAME_RE, USER_RE } from './rules';
 import { closest } from './suggest';
-import { COLD_REFRESH_MAX_H, DEFAULT_SIZES, DEFAULT_USERS, FAILOVER_MODES, PROVIDERS, ROLES, type FailoverMode, type LabSiteSpec, type Provider, type Site } from './types';
+import { COLD_REFRESH_MAX_H, DEFAULT_SIZES, DEFAULT_USERS, FAILOVER_MODES, PROVIDERS, ROLES, TICK_MS_MAX, TICK_MS_MIN, type FailoverMode, type LabSiteSpec, type Provider, type Site } from './types';
 
 /** Every site that parsed, the raw entries, and whether all of them parsed. */
 export function readSites(check: Checker, v: unknown, yp: (string | number)[]): { sites: Site[]; raw: Obj[]; complete: boolean } | undefined {
@@ -115,6 +115,18 @@ function readSite(check: Checker, raw: unknown, i: number, yp: (string | number)
       }
     }
   }
+  if (role === 'mirror') {
+    for (const k of MASTER_ONLY) {
+      if (raw[k] !== undefined) {
+        check.error(
+          `${p}.${k}`,
+          `${p}.${k} is only for the master; its feeding daemon's tick sends changes to every continuous mirror — remove it from ${typeof name === 'string' ? `"${name}"` : p} and set it on the master site`,
+        );
+      }
+    }
+  }
+  const tickMs =
+    role === 'mirror' ? undefined : check.num(raw, 'tickMs', p, { min: TICK_MS_MIN, max: TICK_MS_MAX, integer: true, what: "tickMs (the master's sync tick in milliseconds; default 100)" });
   const siteTargets = role === 'master' ? {} : check.targets(raw, p);
   let failover: FailoverMode = 'warm';
   if (raw.failover !== undefined && raw.failover !== null) {
@@ -168,7 +180,7 @@ function readSite(check: Checker, raw: unknown, i: number, yp: (string | number)
     sshPort: sshPort ?? 22,
     lab,
   };
-  if (role === 'master') return { ...base, role: 'master' };
+  if (role === 'master') return { ...base, role: 'master', ...(tickMs !== undefined ? { tickMs } : {}) };
   return { ...base, role: 'mirror', failover, syncIntervalS, relayVia, bandwidthMbit, ...(coldRefreshH !== undefined ? { coldRefreshH } : {}), ...siteTargets };
 }
 

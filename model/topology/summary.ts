@@ -7,7 +7,7 @@ function where(s: Site): string {
 }
 
 function sync(s: Site): string {
-  if (s.role === 'master') return 'source';
+  if (s.role === 'master') return s.tickMs !== undefined ? `source, tick ${s.tickMs} ms` : 'source';
   const mode = s.syncIntervalS === 0 ? 'continuous' : `every ${s.syncIntervalS} s`;
   return s.bandwidthMbit !== null ? `${mode}, cap ${s.bandwidthMbit} Mbit/s` : mode;
 }

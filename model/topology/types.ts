@@ -70,6 +70,11 @@ interface SiteBase {
 
 export interface MasterSite extends SiteBase {
   readonly role: 'master';
+  /**
+   * The feeding daemon's tick in ms: how often changes go to continuous mirrors. Whole number,
+   * TICK_MS_MIN..TICK_MS_MAX. Lower: less lag, more CPU on the master. @default absent (the agent's 100)
+   */
+  readonly tickMs?: number;
 }
 
 export interface MirrorSite extends SiteBase {
@@ -102,6 +107,13 @@ export interface MirrorSite extends SiteBase {
 }
 
 export type Site = MasterSite | MirrorSite;
+
+/**
+ * Bounds of the master's `tickMs`, inclusive. The agent's own copy is agent/src/contract.ts
+ * (model/ imports nothing else in the repo); test/unit/topology.test.ts keeps the two equal.
+ */
+export const TICK_MS_MIN = 20;
+export const TICK_MS_MAX = 1000;
 
 /** Longest cold refresh interval: 30 days. Longer than that and the mirror is the stale copy this exists to prevent. */
 export const COLD_REFRESH_MAX_H = 720;

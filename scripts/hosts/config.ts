@@ -64,6 +64,9 @@ export function buildAgentConfig(inv: Inventory, site: string, control: MirrorCo
     peers: peersFor(inv, site),
     // The host side of a cold refresh: powered off again once caught up (agent/src/refresh-off.ts).
     ...(hasColdRefresh(h) ? { coldRefresh: { everyH: h.coldRefreshH! } } : {}),
+    // The master's feeding tick, only when the topology sets one: without it the config is
+    // byte-identical to one written before tickMs existed, so installs see no change.
+    ...(h.role === 'master' && h.tickMs !== undefined ? { tickMs: h.tickMs } : {}),
   };
 }
 

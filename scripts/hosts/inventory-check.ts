@@ -6,7 +6,7 @@
 import { checkHostKey } from '../../model/topology/hostkey';
 import { REGIONS } from '../../model/topology/regions';
 import { checkAddress, checkDataDir, checkExclude, CUSTOMER_RE, CUSTOMER_RULE, SITE_NAME_RE, SITE_NAME_RULE, USER_RE, USER_RULE } from '../../model/topology/rules';
-import { COLD_REFRESH_MAX_H, FAILOVER_MODES, PROVIDERS, ROLES } from '../../model/topology/types';
+import { COLD_REFRESH_MAX_H, FAILOVER_MODES, PROVIDERS, ROLES, TICK_MS_MAX, TICK_MS_MIN } from '../../model/topology/types';
 import { INVENTORY_VERSION, type Inventory, type InventoryHost } from '../../model/inventory';
 
 export interface InventoryIssue {
@@ -167,6 +167,10 @@ export function checkInventory(raw: unknown): InventoryCheck {
           `${p}.coldRefreshH`,
           `is set, but "${String(h.site)}" is ${h.role === 'mirror' ? `a ${String(h.failover)} mirror` : 'the master'}; only a cold mirror is refreshed on a schedule; ${FIX_VALUE}`,
         );
+    }
+    if (h.tickMs !== undefined) {
+      int(h, 'tickMs', p, TICK_MS_MIN, TICK_MS_MAX);
+      if (h.role !== 'master') bad(`${p}.tickMs`, `is set, but "${String(h.site)}" is a mirror; only the master's feeding daemon takes a tick; ${FIX_VALUE}`);
     }
     if (h.cloud !== undefined) checkHostCloud(h.cloud, h.provider, `${p}.cloud`, bad);
   });

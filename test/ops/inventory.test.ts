@@ -20,6 +20,11 @@ describe('checkInventory: accepts', () => {
     const r = checkInventory({ vipAddress: '1.2.3.4', inventory: labInventory() });
     expect(r.ok).toBe(true);
   });
+  it("the master's tickMs", () => {
+    const inv = raw();
+    inv.hosts[0].tickMs = 50;
+    expect(checkInventory(inv).ok).toBe(true);
+  });
   it('extra fields a newer provisioning side may add', () => {
     const inv = raw();
     inv.hosts[0].instanceId = 'i-123';
@@ -41,6 +46,8 @@ describe.each<[string, Mut, RegExp]>([
   ['feedFrom unknown', (i) => (i.hosts[2].feedFrom = 'tokyo'), /^hosts\[2\]\.feedFrom: is "tokyo", which is not a host here; hosts: ny, chi, ams, ldn/],
   ['two masters', (i) => Object.assign(i.hosts[1], { role: 'master', feedFrom: null, failover: null }), /^hosts: has 2 masters \(ny, chi\)/],
   ['feed loop', (i) => ((i.hosts[1].feedFrom = 'ams'), (i.hosts[2].feedFrom = 'chi')), /^hosts\[1\]\.feedFrom: "chi" is fed through a loop \(chi <- ams <- chi\)/],
+  ['tickMs out of range', (i) => (i.hosts[0].tickMs = 5), /^hosts\[0\]\.tickMs: expected an integer 20\.\.1000, got 5/],
+  ['tickMs on a mirror', (i) => (i.hosts[1].tickMs = 50), /^hosts\[1\]\.tickMs: is set, but "chi" is a mirror; only the master's feeding daemon takes a tick; correct it in the stack file/],
 ])('checkInventory refuses %s', (_name, mut, re) => {
   it('with the field path and a fix', () => {
     const inv = raw();

@@ -5,6 +5,10 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { feedEdges, feedOrder, loadTopology, parseTopology, parseTopologyFile, topologyFromConfig, TopologyError, type Issue } from '../../model/topology';
 import { AWS_REGIONS, AZURE_LOCATIONS } from '../../model/topology/regions';
+import { summarize } from '../../model/topology/summary';
+import { TICK_MS_MAX, TICK_MS_MIN } from '../../model/topology/types';
+import { applyLive } from '../../model/live';
+import * as contract from '../../agent/src/contract';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICXzmpEDzbSOvRwmOP/N9WW0mlfWbLQuztrXZ+JpBpbu';
 
@@ -442,7 +446,7 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
       topo(o).sites[1].colour = 'blue';
     },
     [
-      `sites[1].colour: unknown key (line 34); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, coldRefreshH, rtoTargetS, rpoTargetS, address, hostKey, user, sshPort, lab`,
+      `sites[1].colour: unknown key (line 34); allowed keys: name, role, provider, region, size, diskGb, failover, syncIntervalS, relayVia, bandwidthMbit, coldRefreshH, tickMs, rtoTargetS, rpoTargetS, address, hostKey, user, sshPort, lab`,
     ],
   ],
   [
@@ -495,6 +499,20 @@ const errorCases: [string, (o: Obj) => void, string[]][] = [
     [`adminKeys "${HOST_KEY}" is not a list; write it as a list of public key lines, e.g. ["ssh-ed25519 AAAA... you@laptop"]`],
   ],
   [
+    'tickMs on a mirror',
+    (o) => {
+      topo(o).sites[1].tickMs = 50;
+    },
+    [`sites[1].tickMs is only for the master; its feeding daemon's tick sends changes to every continuous mirror — remove it from "chi" and set it on the master site`],
+  ],
+  ...([0, 5, 1001, 'fast', 50.5] as const).map((v): [string, (o: Obj) => void, string[]] => [
+    `tickMs ${JSON.stringify(v)} on the master`,
+    (o) => {
+      topo(o).sites[0].tickMs = v;
+    },
+    [`sites[0].tickMs ${JSON.stringify(v)} is not allowed; tickMs (the master's sync tick in milliseconds; default 100) must be a whole number from 20 to 1000`],
+  ]),
+  [
     'lab link cap zero',
     (o) => {
       topo(o).sites[1].lab = { linkMbit: 0 };
@@ -508,6 +526,39 @@ describe('every rule reports its exact message', () => {
     const r = run(mutate);
     expect(r.errors).toEqual(expected);
     expect(r.issues.every((i) => i.message.startsWith(i.path) || i.path === 'yaml' || i.path === 'sites')).toBe(true);
+  });
+});
+
+describe("tickMs: the master's sync tick", () => {
+  const parsed = (tickMs?: unknown) => {
+    const o = base();
+    if (tickMs !== undefined) topo(o).sites[0].tickMs = tickMs;
+    return parseTopology(stringify(o), 'acme');
+  };
+  it('is absent by default (the agent uses its own 100 ms), and the summary says nothing of it', () => {
+    const r = parsed();
+    expect(r.issues).toEqual([]);
+    const ny = r.topology!.sites[0];
+    expect(ny.role).toBe('master');
+    expect('tickMs' in ny).toBe(false);
+    expect(summarize(r.topology!)).not.toContain('tick');
+  });
+  it.each([20, 50, 1000])('is accepted on the master: %i', (v) => {
+    const r = parsed(v);
+    expect(r.issues).toEqual([]);
+    expect(r.topology!.sites[0]).toMatchObject({ role: 'master', tickMs: v });
+    expect(summarize(r.topology!)).toMatch(new RegExp(`^ny .*source, tick ${v} ms$`, 'm'));
+  });
+  it('a failover gives it to the live master and takes it from the demoted one', () => {
+    const t = parsed(50).topology!;
+    const now = applyLive(t, { epoch: 2, master: 'chi', at: '2026-12-02T21:40:00.000Z', reason: 'test', fenced: [] });
+    expect(now.sites.find((s) => s.name === 'chi')).toMatchObject({ role: 'master', tickMs: 50 });
+    expect('tickMs' in now.sites.find((s) => s.name === 'ny')!).toBe(false);
+    const without = applyLive(parsed().topology!, { epoch: 2, master: 'chi', at: '2026-12-02T21:40:00.000Z', reason: 'test', fenced: [] });
+    expect(without.sites.every((s) => !('tickMs' in s))).toBe(true);
+  });
+  it("the model's bounds are the agent contract's", () => {
+    expect([TICK_MS_MIN, TICK_MS_MAX]).toEqual([contract.TICK_MS_MIN, contract.TICK_MS_MAX]);
   });
 });
 
