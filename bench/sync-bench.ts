@@ -4,7 +4,10 @@
  * 1, 3 and 8 direct mirrors and at 10x the tick rate; then an initial seed of ~1 GiB of mixed
  * files over a 100 Mbit/s capped link next to plain rsync. Writes bench/sync.md.
  *
- *   node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,lsyncd,scale,seed] [--seconds=40]
+ *   node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,tick50,lsyncd,scale,seed] [--seconds=40]
+ *
+ * tick50: the same agent with the master's `tickMs: 50` (the default is 100 ms), the lag-for-CPU
+ * trade measured in the same run.
  *
  * Workload (on the master's data dir): 50 append-only tick files, 2,000 ticks/s in total (one
  * open-append-close per tick), and a heartbeat file rewritten (write + rename) every 100 ms
@@ -39,9 +42,9 @@ import { connectorFor } from '../scripts/hosts/ssh';
 import { silentProgress } from '../scripts/hosts/parallel';
 import { tickWorkload } from './workload';
 
-const FLAGS = benchFlags('node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,lsyncd,scale,seed] [--seconds=40] [--scale-seconds=20]', {
+const FLAGS = benchFlags('node bin/run-ts bench/sync-bench.ts [--quick] [--phases=tandem,tick50,lsyncd,scale,seed] [--seconds=40] [--scale-seconds=20]', {
   quick: { type: 'boolean', default: false, describe: 'short runs (12 s windows, 256 MiB seed)' },
-  phases: { type: 'string', default: 'tandem,lsyncd,scale,seed', describe: 'which phases to run, comma-separated' },
+  phases: { type: 'string', default: 'tandem,tick50,lsyncd,scale,seed', describe: 'which phases to run, comma-separated' },
   seconds: { type: 'number', default: 40, describe: 'measured window of the tandem and lsyncd delay=1 runs (lsyncd delay=15: 1.5x)' },
   'scale-seconds': { type: 'number', default: 20, describe: 'measured window of each scale run' },
   scale: { type: 'string', default: '1,3,8', describe: 'mirror counts of the scale runs (each at 2,000 and 20,000 ticks/s)' },
@@ -49,7 +52,7 @@ const FLAGS = benchFlags('node bin/run-ts bench/sync-bench.ts [--quick] [--phase
 });
 const QUICK = FLAGS.quick;
 const PHASES = FLAGS.phases.split(',');
-for (const p of PHASES) if (!['tandem', 'lsyncd', 'scale', 'seed'].includes(p)) throw new Error(`--phases: unknown phase "${p}"; use tandem, lsyncd, scale and/or seed`);
+for (const p of PHASES) if (!['tandem', 'tick50', 'lsyncd', 'scale', 'seed'].includes(p)) throw new Error(`--phases: unknown phase "${p}"; use tandem, tick50, lsyncd, scale and/or seed`);
 // Lab customers of this benchmark start with cpub (other engineers' labs use dr*, rp*, sw*, fo*).
 const C = 'cpub-sync';
 const RUN_S = QUICK ? 12 : FLAGS.seconds;
@@ -501,7 +504,16 @@ async function main(): Promise<void> {
       await sleep(1500);
       return res;
     };
-    if (PHASES.includes('tandem')) results.push(await runTandem('tandem (continuous)', MIRRORS, RATE, RUN_S));
+    if (PHASES.includes('tandem')) results.push(await runTandem('tandem (continuous, 100 ms tick)', MIRRORS, RATE, RUN_S));
+    if (PHASES.includes('tick50')) {
+      // The master's config with tickMs 50: its daemon re-reads config.json and restarts its tick.
+      const fast: Inventory = { ...inv, hosts: inv.hosts.map((h) => (h.site === 'ny' ? { ...h, tickMs: 50 } : h)) };
+      const set = await installFleet({ ...o, inventory: fast }, 'install', agentBundle());
+      if (set.some((x) => x.error)) throw new Error(`install tickMs 50: ${JSON.stringify(set.map((x) => x.error))}`);
+      results.push(await runTandem('tandem (continuous, tickMs 50)', MIRRORS, RATE, RUN_S));
+      const back = await installFleet(o, 'install', agentBundle());
+      if (back.some((x) => x.error)) throw new Error(`install: ${JSON.stringify(back.map((x) => x.error))}`);
+    }
 
     // Phase S: the agent at 1, 3 and 8 direct mirrors, at the base rate and at 10x. Before lsyncd:
     // lsyncd's rsync writes the mirrors' files as root, which the agent's own user (tandem) then
@@ -675,7 +687,7 @@ the same rsync with nothing around it.
 `
       : ''
   }`;
-  const full = ['tandem', 'lsyncd', 'scale', 'seed'].every((x) => PHASES.includes(x)) && !QUICK;
+  const full = ['tandem', 'tick50', 'lsyncd', 'scale', 'seed'].every((x) => PHASES.includes(x)) && !QUICK;
   const out = full ? path.join(__dirname, 'sync.md') : path.join(__dirname, 'results', `sync-${PHASES.join('-')}${QUICK ? '-quick' : ''}.md`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, md);

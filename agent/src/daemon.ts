@@ -38,11 +38,12 @@ export class Daemon {
   private reloading = Promise.resolve();
   private stopped = false;
   /**
-   * The shared tick of a feeding daemon: every COALESCE_MS it drains the watcher and flushes
+   * The shared tick of a feeding daemon: every tickMs (default COALESCE_MS) it drains the watcher and flushes
    * every continuous link in the same turn, so a file changed for all children is read and
    * its frame encoded once (links in step hit the same FrameCache entries).
    */
   private tick: NodeJS.Timeout | null = null;
+  private tickMs = COALESCE_MS;
   /**
    * Set while some directory is not watched (the inotify watch limit): what inotifywait said,
    * the limit then, and the timer that reconciles every link until the watcher is complete.
@@ -138,6 +139,7 @@ export class Daemon {
         }
       }
     }
+    if (this.tick && this.watcher && tickOf(c) !== this.tickMs) this.startTick(this.watcher, tickOf(c));
     if (!testTransport()) writeFileAtomic(this.paths.knownHosts, c.children.map((ch) => knownHostsLine(ch)).join('\n') + '\n');
     const want = new Map<string, AgentChild>(c.children.map((ch) => [ch.site, ch]));
     for (const [site, { link }] of this.links) {
@@ -228,6 +230,13 @@ export class Daemon {
     });
     await w.start();
     this.watcher = w;
+    this.startTick(w, tickOf(c));
+  }
+
+  /** The shared tick at ms; started again when a new config changes tickMs. */
+  private startTick(w: ChangeFeed, ms: number): void {
+    if (this.tick) clearInterval(this.tick);
+    this.tickMs = ms;
     this.tick = setInterval(() => {
       try {
         w.drain();
@@ -235,7 +244,7 @@ export class Daemon {
         log('error', 'daemon: cannot read the watcher', { error: errMsg(e) });
       }
       for (const { link } of this.links.values()) if (link.continuous) link.flush();
-    }, COALESCE_MS);
+    }, ms);
   }
 
   /**
@@ -310,6 +319,12 @@ export class Daemon {
       log('warn', 'daemon: cannot write status', { error: errMsg(e) });
     }
   }
+}
+
+/** The config's tick when it is a sane one (the topology allows 20-1000 ms), else the default. */
+function tickOf(c: AgentConfig): number {
+  const t = c.tickMs;
+  return typeof t === 'number' && Number.isInteger(t) && t >= 20 && t <= 1000 ? t : COALESCE_MS;
 }
 
 /** Test-only override (needs a non-default TANDEM_AGENT_HOME): TANDEM_TEST_UNWATCHED_MS. */
