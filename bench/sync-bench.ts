@@ -488,9 +488,10 @@ async function main(): Promise<void> {
     const ins = await installFleet(o, 'install', agentBundle());
     if (ins.some((x) => x.error)) throw new Error(`install: ${JSON.stringify(ins.map((x) => x.error))}`);
     // Phase A: tandem, continuous, the three mirrors (sea stays out: it is the seed target).
-    const runTandem = async (label: string, mirrors: string[], rate: number, secs: number): Promise<RunResult> => {
-      await mirrorFleet(o, 'stop', []);
-      await mirrorFleet(o, 'start', mirrors);
+    // opts: the fleet options whose inventory the configs are built from (tick50 sets tickMs).
+    const runTandem = async (label: string, mirrors: string[], rate: number, secs: number, opts = o): Promise<RunResult> => {
+      await mirrorFleet(opts, 'stop', []);
+      await mirrorFleet(opts, 'start', mirrors);
       await waitUntil('tandem mirrors in-sync', async () => (await hostStatus('ny')).children.filter((c) => mirrors.includes(c.site)).every((c) => c.state === 'in-sync'), 120_000);
       if (!cipher) {
         cipher = await agentCipher();
@@ -500,17 +501,19 @@ async function main(): Promise<void> {
       const res = await runWorkload(label, secs, mirrors, rate, agentDaemonIn('ny'));
       const st = await hostStatus('ny');
       log(`tandem status: ${st.children.map((c) => `${c.site}=${c.state}`).join(' ')}`);
-      await mirrorFleet(o, 'stop', []);
+      await mirrorFleet(opts, 'stop', []);
       await sleep(1500);
       return res;
     };
     if (PHASES.includes('tandem')) results.push(await runTandem('tandem (continuous, 100 ms tick)', MIRRORS, RATE, RUN_S));
     if (PHASES.includes('tick50')) {
       // The master's config with tickMs 50: its daemon re-reads config.json and restarts its tick.
-      const fast: Inventory = { ...inv, hosts: inv.hosts.map((h) => (h.site === 'ny' ? { ...h, tickMs: 50 } : h)) };
-      const set = await installFleet({ ...o, inventory: fast }, 'install', agentBundle());
+      const fast = { ...o, inventory: { ...inv, hosts: inv.hosts.map((h) => (h.site === 'ny' ? { ...h, tickMs: 50 } : h)) } };
+      const set = await installFleet(fast, 'install', agentBundle());
       if (set.some((x) => x.error)) throw new Error(`install tickMs 50: ${JSON.stringify(set.map((x) => x.error))}`);
-      results.push(await runTandem('tandem (continuous, tickMs 50)', MIRRORS, RATE, RUN_S));
+      results.push(await runTandem('tandem (continuous, tickMs 50)', MIRRORS, RATE, RUN_S, fast));
+      const cfg = await hostExec(C, 'ny', ['cat', '/var/lib/tandem/config.json']);
+      if (!/"tickMs":\s*50/.test(cfg.stdout)) throw new Error('tick50: the master config did not keep tickMs 50 through the run');
       const back = await installFleet(o, 'install', agentBundle());
       if (back.some((x) => x.error)) throw new Error(`install: ${JSON.stringify(back.map((x) => x.error))}`);
     }
