@@ -32,8 +32,8 @@ export const APPEND_CONTEXT = 16;
  * Most of the master's cost is per tick, per changed file and per link (a stat and a read, a
  * batch, a pipe write, an ssh packet and an ACK), so it falls almost in proportion with the tick
  * rate. Measured on the sync benchmark (3 mirrors, 2,000 appends/s over 50 files, near idle,
- * bench/sync.md): 50 ms cost 7.1 % of a core for the master host with heartbeat-age p99 0.16 s;
- * 100 ms costs 4.3 % with p99 0.20 s. The CPU is the trading platform's, so 100 ms is the
+ * bench/sync-cpu.md): 50 ms cost 7.1-8.4 % of a core for the master host with heartbeat-age
+ * p99 0.16 s; 100 ms costs 4.3-5.0 % with p99 0.20 s. The CPU is the trading platform's, so 100 ms is the
  * default; a change still reaches the mirrors in about 0.06 s on average (0.11 s p99).
  */
 export const COALESCE_MS = 100;
