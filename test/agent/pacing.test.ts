@@ -16,19 +16,21 @@ jest.setTimeout(60000);
 const lastSeq = (h: Host): number => (JSON.parse(fs.readFileSync(homePaths(h.home).receiverState, 'utf8')) as ReceiverState).lastSeq;
 
 describe('batch pacing on a busy master', () => {
-  let root: string;
+  const roots: string[] = [];
   beforeAll(() => agentBundle());
   afterAll(async () => {
     await stopAll();
-    fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    for (const root of roots) fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
-  it('one batch per tick at most while appends stream in; everything arrives; no FIFO left on disk', async () => {
-    root = tempRoot('pacing');
+  /** Appends for 3 s; returns the batches each mirror got and the most one per tick allows. */
+  async function paced(tickMs?: number): Promise<{ batches: number[]; ceiling: number }> {
+    const root = tempRoot('pacing');
+    roots.push(root);
     const m = makeHost(root, 'master');
     const mirrors = ['a', 'b'].map((s) => makeHost(root, s));
     for (const h of mirrors) writeConfig(h, { role: 'mirror', feedFrom: 'master' });
-    writeConfig(m, { role: 'master', children: mirrors.map((h) => child(h)) });
+    writeConfig(m, { role: 'master', children: mirrors.map((h) => child(h)), ...(tickMs ? { tickMs } : {}) });
     const files = Array.from({ length: 20 }, (_, i) => path.join(m.dataDir, `sym${i}.csv`));
     for (const f of files) fs.writeFileSync(f, '');
     startDaemon(m);
@@ -49,8 +51,22 @@ describe('batch pacing on a busy master', () => {
     // Everything sent from the first append to the mirrors being current: at most one batch
     // per tick (plus the tick already under way).
     const seconds = (Date.now() - t0) / 1000;
-    const ceiling = Math.floor((seconds * 1000) / COALESCE_MS) + 2;
-    process.stderr.write(`pacing: ${n} appends in ${seconds.toFixed(1)} s -> batches per mirror ${batches.join(', ')} (ceiling ${ceiling})\n`);
+    const ceiling = Math.floor((seconds * 1000) / (tickMs ?? COALESCE_MS)) + 2;
+    process.stderr.write(`pacing (tick ${tickMs ?? COALESCE_MS} ms): ${n} appends in ${seconds.toFixed(1)} s -> batches per mirror ${batches.join(', ')} (ceiling ${ceiling})\n`);
+    await stopAll();
+    return { batches, ceiling };
+  }
+
+  it('one batch per tick at most while appends stream in; everything arrives; no FIFO left on disk', async () => {
+    const { batches, ceiling } = await paced();
+    for (const b of batches) {
+      expect(b).toBeGreaterThan(0);
+      expect(b).toBeLessThanOrEqual(ceiling);
+    }
+  });
+
+  it("the master's config sets the tick (tickMs 400: a quarter of the default's batches at most)", async () => {
+    const { batches, ceiling } = await paced(400);
     for (const b of batches) {
       expect(b).toBeGreaterThan(0);
       expect(b).toBeLessThanOrEqual(ceiling);
