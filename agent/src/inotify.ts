@@ -220,7 +220,9 @@ export class InotifyWatcher extends EventEmitter {
       if (this.excluder.excluded(rel, isDir)) continue;
       if (fresh !== null) this.emit('change', { rel, flags: (fresh ? EV.CREATE : EV.MODIFY) | (isDir ? EV.ISDIR : 0), isDir, time });
       if (!isDir) continue;
-      if (!this.byPath.has(full) && this.watch(full) < 0) continue;
+      // Always asked of the kernel, never taken from the table by name: a name reused while the
+      // old directory is still referenced keeps the old watch until its IN_IGNORED (see drain).
+      if (this.watch(full) < 0) continue;
       this.walk(full, time, fresh);
     }
   }
@@ -288,7 +290,12 @@ export class InotifyWatcher extends EventEmitter {
     for (const a of appeared) {
       const rel = a.full.slice(this.dataDir.length + 1);
       if (this.excluder.excluded(rel, true)) continue;
-      if (!this.byPath.has(a.full) && this.watch(a.full) < 0) continue;
+      // inotify_add_watch even when the table knows the name: a directory removed (or renamed
+      // over) while something still held it open keeps its watch, and sends IN_IGNORED, only
+      // when the last reference goes, possibly after a new directory took the name. The kernel
+      // answers by inode: the same wd for a directory already watched (a rename), a new one for
+      // a new directory (found by the lab differential: a reused name left unwatched).
+      if (this.watch(a.full) < 0) continue;
       this.walk(a.full, time, a.fresh);
     }
     return changed.size;

@@ -221,6 +221,7 @@ describe('InotifyWatcher', () => {
       const gen = new OpGen(seed, { maxEntries: 400, maxFileBytes: 4096, maxTreeDirs: 30, weights: { link: 0, linkAppend: 0 } });
       const ops: Op[] = gen.take(1500).filter((o) => o.op !== 'sleep');
       const { w, seen, events } = feed(dir, ['*.tmp']);
+      const held: number[] = [];
       await w.start();
       try {
         // Drains every 1-25 ops (a fixed pattern per seed): events of many ops batch up, as on a tick.
@@ -231,7 +232,20 @@ describe('InotifyWatcher', () => {
             since = 0;
             w.drain();
             const batch = seen.splice(0).sort((a, b) => a.split('/').length - b.split('/').length);
-            for (const rel of batch) syncOne(dir, rep, rel);
+            for (const rel of batch) {
+              syncOne(dir, rep, rel);
+              // As the agent's sender does (files.ts keeps recent files open): an open file pins
+              // its directory, whose watch then outlives a removal or a rename over it.
+              const fd = (() => {
+                try {
+                  return fs.openSync(path.join(dir, rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+                } catch {
+                  return null;
+                }
+              })();
+              if (fd !== null) held.push(fd);
+              if (held.length > 64) fs.closeSync(held.shift()!);
+            }
             if (i % 200 === 0) await sleep(1);
           }
         }
@@ -239,10 +253,47 @@ describe('InotifyWatcher', () => {
         for (const rel of seen.splice(0).sort((a, b) => a.split('/').length - b.split('/').length)) syncOne(dir, rep, rel);
       } finally {
         w.stop();
+        for (const fd of held) fs.closeSync(fd);
       }
       const d = differences(listing(dir), listing(rep));
       if (d.length) process.stderr.write(`inotify differential seed ${seed}: ${d.length} differences\n${d.slice(0, 10).join('\n')}\nops:\n${formatOps(ops).slice(0, 4000)}\n`);
       expect({ seed, differences: d.slice(0, 10), events }).toEqual({ seed, differences: [], events: [] });
     });
   }
+});
+
+// Found by the lab differential (seeds 1, 3 and a random one, CI): a directory name reused (removed
+// and made again, or renamed over) while the old directory is still referenced (an open
+// descriptor, a process's cwd) keeps the old watch until the last reference goes. The new
+// directory must get its own watch, not be taken for the old one by its name.
+describe('a directory name reused while the old directory is still open', () => {
+  it('the new directory is watched (its later changes are reported)', async () => {
+    const dir = path.join(root, 'reuse');
+    fs.mkdirSync(path.join(dir, 'D'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'E/deep'), { recursive: true });
+    const { w, seen } = feed(dir);
+    await w.start();
+    const held = fs.openSync(path.join(dir, 'D'), 'r');
+    try {
+      fs.rmdirSync(path.join(dir, 'D'));
+      fs.mkdirSync(path.join(dir, 'D'));
+      w.drain();
+      fs.closeSync(held); // the old directory's watch goes now: its IGNORED comes after the new D appeared
+      w.drain();
+      fs.writeFileSync(path.join(dir, 'D', 'later'), 'x');
+      // And renamed over: E/deep (watched) moved onto an empty F held open.
+      fs.mkdirSync(path.join(dir, 'F'));
+      w.drain();
+      const heldF = fs.openSync(path.join(dir, 'F'), 'r');
+      fs.renameSync(path.join(dir, 'E/deep'), path.join(dir, 'F'));
+      w.drain();
+      fs.closeSync(heldF);
+      w.drain();
+      fs.writeFileSync(path.join(dir, 'F', 'later'), 'y');
+      w.drain();
+    } finally {
+      w.stop();
+    }
+    expect(seen).toEqual(expect.arrayContaining(['D/later', 'F/later']));
+  });
 });
