@@ -296,6 +296,19 @@ export const SCENARIO_LIST: readonly Scenario[] = [
       const m = await loadOnMaster(d);
       const v = victimMirror(s.inventory, d);
       if (!v) throw new NotApplicable('no running mirror fed by the master');
+      // A fault of an earlier scenario still announced (its restore not yet confirmed by the
+      // alerter) would swallow this one: a fault already announced raises no new alert. Wait
+      // (bounded) for the master's alerter to have announced recovery first.
+      const clearUntil = Date.now() + 60_000;
+      while (Date.now() < clearUntil) {
+        try {
+          const a = JSON.parse(await d.exec(m.site, 'cat /var/lib/tandem/state/alerts.json', 3000)) as { announced: string };
+          if (a.announced !== 'degraded' && a.announced !== 'worse') break;
+        } catch {
+          break; // never alerted: nothing announced
+        }
+        await sleep(500);
+      }
       const firstAt = Date.now();
       d.event('note', `first fault: crash mirror ${v.site}`, firstAt);
       await d.step(
