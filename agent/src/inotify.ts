@@ -124,9 +124,8 @@ export declare interface InotifyWatcher {
 export class InotifyWatcher extends EventEmitter {
   private fd: number | null = null;
   private buf = Buffer.allocUnsafe(READ_BUF);
-  /** Watch descriptor -> the directory's full path now, and back. */
+  /** Watch descriptor -> the directory's full path now (a path is never looked up: see drain). */
   private readonly byWd = new Map<number, string>();
-  private readonly byPath = new Map<string, number>();
   private rootWd = -1;
   /** Directories moved away in this drain, by cookie, awaiting their MOVED_TO. */
   private readonly movedFrom = new Map<number, string>();
@@ -160,7 +159,6 @@ export class InotifyWatcher extends EventEmitter {
     if (fd < 0) throw new Error(`inotify_init1: errno ${this.calls.errno()} (the limit of inotify instances per user is fs.inotify.max_user_instances)`);
     this.fd = fd;
     this.byWd.clear();
-    this.byPath.clear();
     this.movedFrom.clear();
     this.rootWd = this.watch(this.dataDir);
     if (this.rootWd < 0) {
@@ -195,10 +193,7 @@ export class InotifyWatcher extends EventEmitter {
       }
       return -1;
     }
-    const old = this.byWd.get(wd);
-    if (old !== undefined && this.byPath.get(old) === wd) this.byPath.delete(old);
     this.byWd.set(wd, dir);
-    this.byPath.set(dir, wd);
     return wd;
   }
 
@@ -320,7 +315,6 @@ export class InotifyWatcher extends EventEmitter {
       if (dir === undefined) continue; // a watch already dropped (a directory moved out, or removed)
       if (mask & IN.IGNORED) {
         this.byWd.delete(wd);
-        if (this.byPath.get(dir) === wd) this.byPath.delete(dir);
         if (wd === this.rootWd) this.rootGone('removed');
         continue;
       }
@@ -364,16 +358,7 @@ export class InotifyWatcher extends EventEmitter {
   /** The watches of a renamed directory and everything under it now answer to the new name. */
   private renameTree(from: string, to: string): void {
     const prefix = from + '/';
-    const moved: [number, string][] = [];
-    for (const [wd, p] of this.byWd) if (p === from || p.startsWith(prefix)) moved.push([wd, to + p.slice(from.length)]);
-    for (const [wd] of moved) {
-      const old = this.byWd.get(wd)!;
-      if (this.byPath.get(old) === wd) this.byPath.delete(old);
-    }
-    for (const [wd, p] of moved) {
-      this.byWd.set(wd, p);
-      this.byPath.set(p, wd);
-    }
+    for (const [wd, p] of this.byWd) if (p === from || p.startsWith(prefix)) this.byWd.set(wd, to + p.slice(from.length));
   }
 
   /** A directory left the tree: its watches and those under it go. */
@@ -382,7 +367,6 @@ export class InotifyWatcher extends EventEmitter {
     for (const [wd, p] of [...this.byWd]) {
       if (p !== from && !p.startsWith(prefix)) continue;
       this.byWd.delete(wd);
-      if (this.byPath.get(p) === wd) this.byPath.delete(p);
       this.calls.rmWatch(this.fd!, wd);
     }
   }
