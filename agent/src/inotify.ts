@@ -22,7 +22,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { STAGING_DIR, log } from './env';
 import { Excluder } from './exclude';
-import { EV, Watcher, type Change } from './watcher';
+import { EV, Watcher, type ChangeFeed } from './watcher';
+
+export type { ChangeFeed };
 
 /** The kernel's inotify flags (linux/inotify.h). */
 const IN = {
@@ -87,17 +89,6 @@ export function inotifyCalls(file = path.join(__dirname, 'koffi.node')): { calls
 }
 
 /** The daemon's change feed: InotifyWatcher when koffi loads here, else inotifywait's Watcher. */
-export interface ChangeFeed {
-  on(e: 'change', l: (c: Change) => void): this;
-  on(e: 'overflow', l: () => void): this;
-  on(e: 'exit', l: (code: number | null) => void): this;
-  on(e: 'watchfail', l: (message: string) => void): this;
-  on(e: 'stale', l: (path: string) => void): this;
-  start(): Promise<void>;
-  stop(): void;
-  drain(): number;
-}
-
 export function createWatcher(dataDir: string, excluder: Excluder, stateDir: string, opts: { forceInotifywait?: boolean } = {}): ChangeFeed {
   const { calls, why } = opts.forceInotifywait ? { calls: null, why: 'asked for' } : inotifyCalls();
   if (calls) {
@@ -108,20 +99,7 @@ export function createWatcher(dataDir: string, excluder: Excluder, stateDir: str
   return new Watcher(dataDir, excluder, stateDir);
 }
 
-// Typed events, as Watcher's (the daemon takes either).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export declare interface InotifyWatcher {
-  on(e: 'change', l: (c: Change) => void): this;
-  on(e: 'overflow', l: () => void): this;
-  /** The data directory itself was removed: nothing is watched any more. */
-  on(e: 'exit', l: (code: number | null) => void): this;
-  on(e: 'watchfail', l: (message: string) => void): this;
-  /** The data directory itself was moved: every path known is wrong; restart. */
-  on(e: 'stale', l: (path: string) => void): this;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export class InotifyWatcher extends EventEmitter {
+export class InotifyWatcher extends EventEmitter implements ChangeFeed {
   private fd: number | null = null;
   private buf = Buffer.allocUnsafe(READ_BUF);
   /** Watch descriptor -> the directory's full path now (a path is never looked up: see drain). */

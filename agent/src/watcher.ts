@@ -33,18 +33,22 @@ export interface Change {
   time: number;
 }
 
-// Typed events: the interface merges into the class below (node's EventEmitter idiom).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export declare interface Watcher {
+/** A change feed: this inotifywait one, or inotify.ts's in-process one (the daemon takes either). */
+export interface ChangeFeed {
+  start(): Promise<void>;
+  stop(): void;
+  /** Reads what is waiting and emits one 'change' per path; returns how many paths changed. */
+  drain(): number;
   on(e: 'change', l: (c: Change) => void): this;
   on(e: 'overflow', l: () => void): this;
+  /** The feed stopped: inotifywait exited, or the data directory itself was removed. */
   on(e: 'exit', l: (code: number | null) => void): this;
   /** A directory could not be watched (the inotify watch limit): changes under it are missed. */
   on(e: 'watchfail', l: (message: string) => void): this;
   /**
-   * inotifywait named an event with a path that no longer exists and was not removed after
-   * the event: its record of a renamed directory went stale, and events under it now name the
-   * old place. The real changes are lost and more will be: the watcher must be restarted.
+   * Every path the feed knows may be wrong; it must be restarted. Here: inotifywait named an
+   * event with a path that no longer exists and was not removed after the event (its record of
+   * a renamed directory went stale). In-process: the data directory itself was moved.
    */
   on(e: 'stale', l: (path: string) => void): this;
 }
@@ -68,8 +72,7 @@ const WATCHCHECK_CONFIRM_MS = 300;
 /** At most this many directories are looked up per check (a huge tree moved in costs one lstat each). */
 const WATCHCHECK_DIRS = 50_000;
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export class Watcher extends EventEmitter {
+export class Watcher extends EventEmitter implements ChangeFeed {
   private proc: ChildProcess | null = null;
   private fd: number | null = null;
   /** Bytes read from the FIFO and not yet parsed: [0, len) of buf. */
