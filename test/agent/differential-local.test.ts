@@ -59,6 +59,6 @@ describe.each(SEEDS.map((s) => [s]))('seed %i', (seed) => {
     expect(unexplained.length ? fail(`${unexplained.length} entries missing, extra or of another type, mode or target while status said in sync`) : '').toBe('');
     expect(r.verified).toBeDefined();
     const v = r.verified!;
-    expect(v.outcome === 'pass' ? '' : fail(`after a verify pass: ${v.outcome}, ${v.diffs} differences`)).toBe('');
+    expect(v.outcome === 'pass' ? '' : fail(`after a verify pass: ${v.outcome}, ${v.diffs} differences${v.detail ? '\n' + v.detail : ''}`)).toBe('');
   });
 });

@@ -18,7 +18,7 @@ export interface LocalRun {
   diffs: ReturnType<typeof diffTrees>;
   ms: number;
   /** With --verified: after a verify pass that started after the last op and found it equal. */
-  verified?: { outcome: 'pass' | 'differs' | 'never-verified'; diffs: number; ms: number };
+  verified?: { outcome: 'pass' | 'differs' | 'never-verified'; diffs: number; ms: number; detail?: string };
 }
 
 /** One master, one mirror, a fresh pair of data dirs; ops applied under the run dir `r`. */
@@ -70,7 +70,14 @@ export async function runLocal(ops: readonly Op[], o: { rate: number; verified: 
               break;
             }
             if (Date.now() > vEnd) {
-              run.verified = { outcome: 'never-verified', diffs: compare().length, ms: Date.now() - applied.lastOpAt };
+              // What the link said and did about verifying, so a failure in CI can be read.
+              const said = JSON.stringify(status(m).children[0]);
+              const lines = daemon
+                .log()
+                .split('\n')
+                .filter((l) => /verif|warn|error|reconcile|down/.test(l));
+              const detail = `status: ${said}\ndaemon log (${lines.length} lines on verify, reconciles, warnings, errors; the last 30):\n${lines.slice(-30).join('\n')}`;
+              run.verified = { outcome: 'never-verified', diffs: compare().length, ms: Date.now() - applied.lastOpAt, detail };
               break;
             }
             await sleep(200);
