@@ -52,6 +52,29 @@ export function protectedBy(s: AgentStatus): string[] {
   return s.children.filter((c) => c.state === 'in-sync' || c.state === 'catching-up').map((c) => `${c.site} (${c.state})`);
 }
 
+/**
+ * The status as the alerter judges it: a cold mirror that does not answer (its link down or
+ * connecting) is powered off by design, the same rule as `tandem status` (docs/operations.md),
+ * so it is neither a fault nor in the way of a recovery notice, once it has completed a sync.
+ * Without this, a master with a cold mirror powered off stayed DEGRADED for good: no recovery
+ * notice, and a later fault of another mirror already "known" raised no alert (found by the
+ * double-fault drill). A cold mirror that never completed a sync still counts.
+ */
+export function withoutColdOff(config: AgentConfig, s: AgentStatus): AgentStatus {
+  const cold = new Set(config.children.filter((c) => c.failover === 'cold').map((c) => c.site));
+  if (cold.size === 0) return s;
+  const off = s.children.filter((c) => cold.has(c.site) && (c.state === 'down' || c.state === 'connecting') && !!c.lastInSyncAt);
+  if (off.length === 0) return s;
+  const children = s.children.filter((c) => !off.includes(c));
+  // status.ts names the first failing child in lastError ("<site>: <error>"): not a cold one that is off.
+  const lastError = off.some((c) => s.lastError === `${c.site}: ${c.lastError}`)
+    ? (children.find((c) => c.lastError && (c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0)) ?? null)
+    : undefined;
+  const error = lastError === undefined ? s.lastError : lastError ? `${lastError.site}: ${lastError.lastError}` : null;
+  const degraded = !!error || children.some((c) => c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0);
+  return { ...s, children, lastError: error, health: degraded ? 'degraded' : 'ok' };
+}
+
 const faultKey = (f: string): string => f.replace(/ \(.*$/, '');
 
 export function alertMessage(kind: 'degraded' | 'worse' | 'reminder' | 'recovered', customer: string, s: AgentStatus, faults: readonly string[], since: string): NotifyMessage {
@@ -93,10 +116,11 @@ export class Alerter {
     }
   }
 
-  private step(config: AgentConfig | null, s: AgentStatus, now: number): void {
+  private step(config: AgentConfig | null, full: AgentStatus, now: number): void {
     // Only a feeding daemon alerts: a mirror's own trouble shows on its feeder's link, and one
     // sender per fault is what keeps subscribers from getting the same news twice.
-    if (!config || !s.running || config.children.length === 0 || config.paused) return;
+    if (!config || !full.running || config.children.length === 0 || config.paused) return;
+    const s = withoutColdOff(config, full);
     const active = s.children.filter((c) => c.state !== 'paused');
     const health: 'ok' | 'degraded' | null = s.health === 'degraded' ? 'degraded' : active.every((c) => c.state === 'in-sync') ? 'ok' : null; // null: connecting, seeding: no news yet
     if (health === null) {

@@ -21,9 +21,18 @@ const config: AgentConfig = {
   pausedChildren: [],
   notify: { webhooks: [{ url: 'http://127.0.0.1:9/x' }], email: null, reminderMin: 60 },
 };
-const child = (site: string, state: ChildStatus['state'], lastError: string | null = null): ChildStatus => ({ site, state, bytesBehind: 0, lagS: 0, lastAckAt: null, lastError });
+const child = (site: string, state: ChildStatus['state'], lastError: string | null = null, lastInSyncAt: string | null = null): ChildStatus => ({
+  site,
+  state,
+  bytesBehind: 0,
+  lagS: 0,
+  lastAckAt: null,
+  lastError,
+  lastInSyncAt,
+});
 function st(children: ChildStatus[], t: number): AgentStatus {
   const bad = children.some((c) => c.state === 'down' || c.state === 'error');
+  const first = children.find((c) => c.lastError && (c.state === 'down' || c.state === 'error'));
   return {
     site: 'ny',
     role: 'master',
@@ -34,7 +43,7 @@ function st(children: ChildStatus[], t: number): AgentStatus {
     lastAppliedChangeAt: null,
     lagS: null,
     inSync: !bad,
-    lastError: null,
+    lastError: first ? `${first.site}: ${first.lastError}` : null, // as status.ts names it
     health: bad ? 'degraded' : 'ok',
     children,
   };
@@ -54,9 +63,9 @@ describe('Alerter', () => {
     alerter = new Alerter(file, async (_n, m) => (sent.push(m), [{ channel: 'webhook x', ok: true, error: null }]));
   });
   /** Feeds one status a second from t0 to t1 (ms). */
-  async function feed(children: ChildStatus[], t0: number, t1: number, a = alerter): Promise<void> {
+  async function feed(children: ChildStatus[], t0: number, t1: number, a = alerter, cfg = config): Promise<void> {
     for (let t = t0; t <= t1; t += 1000) {
-      a.observe(config, st(children, t), t);
+      a.observe(cfg, st(children, t), t);
       await flush();
     }
   }
@@ -96,5 +105,37 @@ describe('Alerter', () => {
     await feed(ok, t + 41_000, t + 60_000, again);
     expect(sent.map((m) => m.kind)).toEqual(['degraded', 'reminder', 'reminder', 'recovered']);
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ announced: 'ok' });
+  });
+
+  it('a cold mirror that does not answer is off by design, once it has synced: no alert for it, recovery is announced without it, and the next fault alerts', async () => {
+    const cold: AgentConfig = { ...config, children: config.children.map((c) => (c.site === 'ldn' ? { ...c, failover: 'cold' as const } : c)) };
+    const synced = '2026-12-03T10:00:00.000Z';
+    const off = (state: 'down' | 'connecting') => child('ldn', state, state === 'down' ? 'link exited (255): ssh: connect to host 10.0.0.9 port 22: No route to host' : null, synced);
+    const run = (children: ChildStatus[], t0: number, t1: number) => feed(children, t0, t1, alerter, cold);
+    await run(ok, 0, 1000);
+    // Powered off, its link flickering between down and connecting as it retries: nothing to say.
+    for (let t = 2000; t < 60_000; t += 4000) await run([ok[0], ok[1], off(t % 8000 ? 'down' : 'connecting')], t, t + 3000);
+    expect(sent).toEqual([]);
+    // The double fault of the drill: a mirror fails while the cold one is off, comes back, fails again.
+    await run([child('ams', 'down', 'refused'), ok[0], off('down')], 60_000, 70_000);
+    await run([ok[0], ok[1], off('connecting')], 71_000, 80_000);
+    await run([child('chi', 'down', 'refused'), ok[1], off('down')], 81_000, 90_000);
+    expect(sent.map((m) => m.kind)).toEqual(['degraded', 'recovered', 'degraded']);
+    expect(sent[0].fields).toMatchObject({ faults: ['mirror ams: down (refused)'] });
+    expect(sent[2].fields).toMatchObject({ faults: ['mirror chi: down (refused)'], protectedBy: ['ams (in-sync)'] });
+    expect(sent.map((m) => m.text).join('\n')).not.toContain('ldn');
+  });
+
+  it('a cold mirror that never completed a sync, or one that answers with an error, is still a fault; so is a hot mirror that is down', async () => {
+    const cold: AgentConfig = { ...config, children: config.children.map((c) => (c.site === 'ldn' ? { ...c, failover: 'cold' as const } : c)) };
+    await feed(ok, 0, 1000, alerter, cold);
+    await feed([ok[0], ok[1], child('ldn', 'down', 'No route to host')], 2000, 10_000, alerter, cold);
+    expect(sent.map((m) => m.kind)).toEqual(['degraded']);
+    expect(sent[0].fields).toMatchObject({ faults: ['mirror ldn: down (No route to host)'] });
+    await feed([ok[0], ok[1], child('ldn', 'error', 'No space left on device', '2026-12-03T10:00:00.000Z')], 11_000, 20_000, alerter, cold);
+    expect(sent.map((m) => m.kind)).toEqual(['degraded', 'worse']);
+    await feed(ok, 21_000, 30_000, alerter, cold);
+    await feed([ok[0], ok[1], child('ldn', 'down', 'No route to host', '2026-12-03T10:00:00.000Z')], 31_000, 40_000, alerter, config);
+    expect(sent.map((m) => m.kind)).toEqual(['degraded', 'worse', 'recovered', 'degraded']);
   });
 });
