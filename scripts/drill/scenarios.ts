@@ -299,16 +299,24 @@ export const SCENARIO_LIST: readonly Scenario[] = [
       // A fault of an earlier scenario still announced (its restore not yet confirmed by the
       // alerter) would swallow this one: a fault already announced raises no new alert. Wait
       // (bounded) for the master's alerter to have announced recovery first.
-      const clearUntil = Date.now() + 60_000;
-      while (Date.now() < clearUntil) {
-        try {
-          const a = JSON.parse(await d.exec(m.site, 'cat /var/lib/tandem/state/alerts.json', 3000)) as { announced: string };
-          if (a.announced !== 'degraded' && a.announced !== 'worse') break;
-        } catch {
-          break; // never alerted: nothing announced
-        }
-        await sleep(500);
-      }
+      await d.step(
+        `wait for ${m.site}'s alerter to announce no fault`,
+        async () => {
+          const until = Date.now() + 60_000;
+          for (;;) {
+            let a: { announced: string; faults: string[] };
+            try {
+              a = JSON.parse(await d.exec(m.site, 'cat /var/lib/tandem/state/alerts.json', 3000)) as typeof a;
+            } catch {
+              return 'nothing announced yet';
+            }
+            if (a.announced !== 'degraded') return `announced ${a.announced}`;
+            if (Date.now() > until) throw new Error(`${m.site}'s alerter still announces DEGRADED after 60 s (${a.faults.join('; ')}): a new fault would raise no alert`);
+            await sleep(500);
+          }
+        },
+        (x) => x,
+      );
       const firstAt = Date.now();
       d.event('note', `first fault: crash mirror ${v.site}`, firstAt);
       await d.step(
