@@ -73,6 +73,18 @@ export class SharedFiles {
     return out;
   }
 
+  /**
+   * Forgets this turn's lstat and reads of a path, so the next look sees the file as it is now.
+   * For the other names of a hard-linked file: a write through one name raises no event on the
+   * others, so a name already looked at earlier in this turn, before the write, would otherwise
+   * be judged unchanged from that stale lstat, and never looked at again.
+   */
+  forget(full: string): void {
+    this.stats.delete(full);
+    const prefix = `${full}\0`;
+    for (const k of this.reads.keys()) if (k.startsWith(prefix)) this.reads.delete(k);
+  }
+
   /** Closes files unused for IDLE_MS (the daemon calls this every second). */
   closeIdle(now = Date.now()): void {
     for (const [full, f] of this.open) if (now - f.used > IDLE_MS) this.close(full);

@@ -852,7 +852,19 @@ export class ChildLink {
     const l = this.links.get(k.ino);
     if (!l) return;
     l.names.delete(rel);
-    for (const r of l.names) if (!this.dirty.has(r)) this.dirty.set(r, { flags: EV.MODIFY, time: e.time, since: e.since });
+    for (const r of l.names) this.touchName(r, e);
+  }
+
+  /**
+   * Another name of a hard-linked file goes again, looked at afresh: the write that changed it
+   * came through a name in another directory and raised no event on this one. Without the
+   * fresh lstat, a name looked at earlier in this turn, just before that write, was judged
+   * unchanged from the turn's cached lstat and kept the old content on the mirror while status
+   * said in sync (found by CI's local differential, seed 1).
+   */
+  private touchName(r: string, e: Entry): void {
+    files.forget(`${this.o.dataDir}/${r}`);
+    if (!this.dirty.has(r)) this.dirty.set(r, { flags: EV.MODIFY, time: e.time, since: e.since });
   }
 
   private touchLinks(rel: string, st: fs.Stats, e: Entry): void {
@@ -868,10 +880,7 @@ export class ChildLink {
       l.scanned = st.nlink;
       for (const [r, k] of this.offsets) if (k.ino === st.ino) l.names.add(r);
     }
-    for (const r of l.names) {
-      if (r === rel || this.dirty.has(r)) continue;
-      this.dirty.set(r, { flags: EV.MODIFY, time: e.time, since: e.since });
-    }
+    for (const r of l.names) if (r !== rel) this.touchName(r, e);
   }
 
   /** The frame for a regular file (null: the child has it), through the shared frame cache. */

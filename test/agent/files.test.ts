@@ -36,6 +36,26 @@ describe('SharedFiles', () => {
     f.closeAll();
   });
 
+  it('forget: a name of a hard-linked file written through its other name in the same turn is seen as it is now', () => {
+    const f = new SharedFiles();
+    const a = path.join(dir, 'a');
+    const b = path.join(dir, 'b');
+    fs.writeFileSync(a, 'old!');
+    fs.linkSync(a, b);
+    const before = f.lstat(a)!;
+    expect(f.read(a, before, 0, 4)!.toString()).toBe('old!');
+    // Same turn: a same-size rewrite through b (no event on a's directory would say so).
+    fs.writeFileSync(b, 'new!');
+    expect(f.lstat(a)).toBe(before); // the turn's cached lstat
+    expect(f.read(a, before, 0, 4)!.toString()).toBe('old!'); // and cached bytes
+    f.forget(a);
+    const now = f.lstat(a)!;
+    expect(now).not.toBe(before);
+    expect(now.ctimeMs).toBeGreaterThanOrEqual(before.ctimeMs);
+    expect(f.read(a, now, 0, 4)!.toString()).toBe('new!');
+    f.closeAll();
+  });
+
   it('a file replaced by rename: reads always come from the file the stat describes', async () => {
     const f = new SharedFiles();
     const p = path.join(dir, 'hb');
