@@ -852,6 +852,10 @@ export class ChildLink {
     const l = this.links.get(k.ino);
     if (!l) return;
     l.names.delete(rel);
+    // The names known are fewer now: the next write through a name looks for the others among
+    // the files sent again, even at a link count scanned before (a name read while it had one
+    // link only was never added; found by CI's local differential, seed 1).
+    l.scanned = 0;
     for (const r of l.names) this.touchName(r, e);
   }
 

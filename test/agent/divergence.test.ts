@@ -135,6 +135,30 @@ describe('mirror divergence cases (local transport)', () => {
     expect(fs.readFileSync(path.join(a.dataDir, 'orig'), 'utf8')).toBe('one\ntwo\nthree\n');
   });
 
+  it('5c: a name the agent never knew as a hard link, linked again later, gets a write through the new name', async () => {
+    // Found by CI's local differential (seed 1): the inode's names the agent knew were all
+    // renamed over or moved away while its remaining name was read with one link only; when a
+    // new second name came and was rewritten, the agent did not look for the other name again
+    // (it had scanned once at that link count), and the old name kept the old content on the
+    // mirror while status said in sync, until the online verify (held off here) repaired it.
+    await up({}, { TANDEM_TEST_VERIFY_FIRST_MS: '600000' });
+    fs.mkdirSync(M('d1'));
+    fs.mkdirSync(M('d2'));
+    fs.writeFileSync(M('d1/x'), 'old content\n'.repeat(100));
+    fs.linkSync(M('d1/x'), M('d2/y'));
+    fs.writeFileSync(M('z'), 'z\n');
+    await settled('linked');
+    // In one tick: x moves to a new name and y is renamed over, so x2 is read with one link.
+    fs.renameSync(M('d1/x'), M('d1/x2'));
+    fs.renameSync(M('z'), M('d2/y'));
+    await settled('moved, and the other name replaced');
+    fs.linkSync(M('d1/x2'), M('d2/w'));
+    await settled('linked again');
+    fs.writeFileSync(M('d2/w'), 'new\n'); // truncate and write through the new name only
+    await settled('rewritten through the new name', 5000);
+    expect(fs.readFileSync(path.join(a.dataDir, 'd1/x2'), 'utf8')).toBe('new\n');
+  });
+
   it('6: a file still in flight is never reported in-sync or 0 bytes behind', async () => {
     // 2 Mbit/s: a 3 MiB file takes > 10 s to cross.
     await up({ bandwidthMbit: 2 });
