@@ -6,11 +6,12 @@
  * bundled agent (daemon + receiver, local transport), then compared with the mirror under the
  * mirroring policy, as the master's tree is the model:
  *   - when status first says in sync, no entry may be missing, extra, of another type or mode, or
- *     point elsewhere; a file may still differ in CONTENT: the documented limit of the change feed
- *     (README, "Mirroring": a write into the middle of a file that grew in the same tick goes out
- *     as an append), and content differences after renames of a directory with writes between
- *     them that are not explained yet (issue 8 stays open on them; seeds 1 and 2 show them). Each
- *     is printed with its path;
+ *     point elsewhere; a file may still differ in CONTENT only where the documented limits of the
+ *     change feed explain it (README, "Mirroring"; fsops.ts pwritten): a pwrite (a write into the
+ *     middle of a file that grew in the same tick goes out as an append), or a write through a
+ *     hard link name that went before the agent read it (the other names get no event). Each is
+ *     printed with its path. (Until 2026-12-03 any content difference was let through: seeds 1
+ *     and 2 showed two that were agent bugs with hard links, now fixed; divergence.test.ts 5c.)
  *   - after the agent's online verify has made a pass that started after the last operation, the
  *     mirror must be exactly equal: 0 differences.
  * Fixed seeds plus one random seed (printed; DIFFLOCAL_SEED=<n> repeats it). A failing run saves
@@ -39,7 +40,7 @@ beforeAll(() => {
 });
 
 describe.each(SEEDS.map((s) => [s]))('seed %i', (seed) => {
-  test(`${OPS} random ops: when status says in sync nothing is missing, extra or of another type, mode or target; after a verify pass the mirror is exactly equal`, async () => {
+  test(`${OPS} random ops: when status says in sync nothing is missing, extra or of another type, mode or target, and content differs only within the documented limits; after a verify pass the mirror is exactly equal`, async () => {
     const ops = new OpGen(seed, { maxEntries: 1500, maxFileBytes: 128 * 1024, maxTreeDirs: 50 }).take(OPS);
     const r = await runLocal(ops, { rate: 300, verified: true, timeoutMs: 30_000 });
     const script = `/tmp/difflocal-test-seed-${seed}.ops`;
@@ -53,10 +54,10 @@ describe.each(SEEDS.map((s) => [s]))('seed %i', (seed) => {
     const content = r.diffs.filter((d) => d.what === 'content');
     if (content.length)
       process.stderr.write(
-        `seed ${seed}: ${content.length} file(s) differed in content when status first said in sync (${content.filter((d) => limit.has(d.path)).length} after a pwrite, the documented limit): ${content.map((d) => d.path).join(', ')}\n`,
+        `seed ${seed}: ${content.length} file(s) differed in content when status first said in sync (${content.filter((d) => limit.has(d.path)).length} within the documented limits): ${content.map((d) => d.path).join(', ')}\n`,
       );
-    const unexplained = r.diffs.filter((d) => d.what !== 'content');
-    expect(unexplained.length ? fail(`${unexplained.length} entries missing, extra or of another type, mode or target while status said in sync`) : '').toBe('');
+    const unexplained = r.diffs.filter((d) => d.what !== 'content' || !limit.has(d.path));
+    expect(unexplained.length ? fail(`${unexplained.length} entries missing, extra, of another type, mode or target, or of other content without a pwrite, while status said in sync`) : '').toBe('');
     expect(r.verified).toBeDefined();
     const v = r.verified!;
     expect(v.outcome === 'pass' ? '' : fail(`after a verify pass: ${v.outcome}, ${v.diffs} differences${v.detail ? '\n' + v.detail : ''}`)).toBe('');

@@ -1189,25 +1189,48 @@ export interface SettleOptions {
 }
 
 /**
- * The documented limit of the change feed (README, Mirroring): a write into the middle of a
- * file that grew in the same tick goes out as an append, so until the online verify repairs it
- * the mirror may differ in CONTENT on a file a `pwrite` touched (never in type, mode, presence
- * or link target). The paths (relative to the run dir) such a write touched, followed through
- * later renames of the file or of a parent, and through hard links.
+ * The documented limits of the change feed (README, Mirroring): the paths (relative to the run
+ * dir) whose CONTENT a mirror may still hold old when status first says in sync, until the online
+ * verify repairs it (never their type, mode, presence or link target). Followed through later
+ * renames of the file or of a parent. Over-approximate on purpose: a path wrongly counted only
+ * makes the check more lenient, never a false failure.
+ * - A `pwrite`: inotify does not say where a file changed, so a write into the middle of a file
+ *   that grew in the same tick goes out as an append. Every name of the file counts.
+ * - A write through a name of a hard-linked file, that name then gone (unlinked, renamed over or
+ *   away, its directory removed or moved) before the agent read it: inotify reports a write only
+ *   to the directory of the name written through, so the file's other names get no event, and
+ *   the agent never saw the name as a link. Every other name of the file counts.
  */
 export function pwritten(ops: readonly Op[]): Set<string> {
   let names = new Set<string>();
+  // The names of each hard-linked file seen so far, and the names written through.
+  let groups: { names: Set<string>; written: Set<string> }[] = [];
+  const renamed = (n: string, from: string, to: string): string => (n === from ? to : n.startsWith(`${from}/`) ? to + n.slice(from.length) : n);
+  const under = (n: string, p: string): boolean => n === p || n.startsWith(`${p}/`);
+  /** Names at or under p go away (or move): a group written through one of them counts whole. */
+  const gone = (p: string): void => {
+    for (const g of groups) if ([...g.written].some((w) => under(w, p))) for (const n of g.names) names.add(n);
+  };
   for (const o of ops) {
-    if (o.op === 'pwrite') names.add(o.p);
-    else if (o.op === 'rename') {
-      const moved = new Set<string>();
-      for (const n of names) {
-        if (n === o.from) moved.add(o.to);
-        else if (n.startsWith(`${o.from}/`)) moved.add(o.to + n.slice(o.from.length));
-        else moved.add(n);
-      }
-      names = moved;
-    } else if (o.op === 'link' && names.has(o.from)) names.add(o.to);
+    if (o.op === 'pwrite') {
+      names.add(o.p);
+      for (const g of groups) if (g.names.has(o.p)) for (const n of g.names) names.add(n);
+    }
+    if (o.op === 'pwrite' || o.op === 'append' || o.op === 'rewrite' || o.op === 'replace' || o.op === 'truncate' || o.op === 'sparse') {
+      for (const g of groups) if (g.names.has(o.p)) g.written.add(o.p);
+    } else if (o.op === 'rename') {
+      gone(o.from);
+      gone(o.to);
+      names = new Set([...names].map((n) => renamed(n, o.from, o.to)));
+      groups = groups.map((g) => ({ names: new Set([...g.names].map((n) => renamed(n, o.from, o.to))), written: new Set([...g.written].map((n) => renamed(n, o.from, o.to))) }));
+    } else if (o.op === 'unlink' || o.op === 'rmrf' || o.op === 'atomic') {
+      gone(o.p);
+    } else if (o.op === 'link') {
+      if (names.has(o.from)) names.add(o.to);
+      const g = groups.find((x) => x.names.has(o.from));
+      if (g) g.names.add(o.to);
+      else groups.push({ names: new Set([o.from, o.to]), written: new Set() });
+    }
   }
   return names;
 }
