@@ -16,6 +16,7 @@
 import type { AgentConfig, AgentNotify, AgentStatus } from './contract';
 import { errMsg, log, readJson, writeFileAtomic } from './env';
 import { describeFailures, sendAll, type NotifyMessage, type SendResult } from './notify';
+import { childFailing } from './status';
 
 export interface AlertState {
   /** What was last announced (or, before any alert, the state first seen). */
@@ -67,11 +68,9 @@ export function withoutColdOff(config: AgentConfig, s: AgentStatus): AgentStatus
   if (off.length === 0) return s;
   const children = s.children.filter((c) => !off.includes(c));
   // status.ts names the first failing child in lastError ("<site>: <error>"): not a cold one that is off.
-  const lastError = off.some((c) => s.lastError === `${c.site}: ${c.lastError}`)
-    ? (children.find((c) => c.lastError && (c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0)) ?? null)
-    : undefined;
+  const lastError = off.some((c) => s.lastError === `${c.site}: ${c.lastError}`) ? (children.find((c) => c.lastError && childFailing(c)) ?? null) : undefined;
   const error = lastError === undefined ? s.lastError : lastError ? `${lastError.site}: ${lastError.lastError}` : null;
-  const degraded = !!error || children.some((c) => c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0);
+  const degraded = !!error || children.some(childFailing);
   return { ...s, children, lastError: error, health: degraded ? 'degraded' : 'ok' };
 }
 

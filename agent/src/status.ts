@@ -13,6 +13,9 @@ import { fenceReason, readFence, RUN_FENCE, type RunFence } from './fence';
 export const LINK_STALE_MS = 10_000;
 export const STATUS_STALE_MS = 5_000;
 
+/** A child that makes its feeder's status DEGRADED: its link down or failing, or found different. */
+export const childFailing = (c: ChildStatus): boolean => c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0;
+
 export function buildStatus(config: AgentConfig | null, rs: ReceiverState | null, children: readonly ChildStatus[], running: boolean, daemonError: string | null, now = Date.now()): AgentStatus {
   const role = config?.role ?? 'mirror';
   const active = children.filter((c) => c.state !== 'paused');
@@ -25,10 +28,10 @@ export function buildStatus(config: AgentConfig | null, rs: ReceiverState | null
     if (rs?.through) lagS = Math.max(0, (now - rs.through) / 1000);
     else if (rs?.lastAppliedChangeTime) lagS = Math.max(0, (now - rs.lastAppliedChangeTime) / 1000);
   }
-  const childErr = children.find((c) => c.lastError && (c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0));
+  const childErr = children.find((c) => c.lastError && childFailing(c));
   const recvErr = role === 'mirror' && rs?.lastError ? `receiving: ${rs.lastError}` : null;
   const lastError = daemonError ?? recvErr ?? (childErr ? `${childErr.site}: ${childErr.lastError}` : null);
-  const degraded = !!lastError || children.some((c) => c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0);
+  const degraded = !!lastError || children.some(childFailing);
   return {
     site: config?.site ?? '',
     role,
