@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { AgentConfig } from './contract';
-import { HomePaths, STAGING_DIR, errMsg, log, logToFile, readJson, stderrClosed } from './env';
+import { HomePaths, STAGING_DIR, errMsg, log, logToFile, readJson, stderrClosed, writeFileAtomic } from './env';
 import { Frame, encode } from './frame';
 import { ReceiverSession, type ReceiverOptions } from './receiver';
 import { runEpochAnswer } from './fence';
@@ -57,8 +57,9 @@ function rsyncServer(cmd: string, config: AgentConfig): number {
 function takeLock(paths: HomePaths): void {
   const lock = path.join(paths.stateDir, 'receiver.pid');
   fs.mkdirSync(paths.stateDir, { recursive: true });
-  const old = Number(fs.existsSync(lock) ? fs.readFileSync(lock, 'utf8') : 0);
-  if (old && old !== process.pid && alive(old)) {
+  const old = Number(fs.existsSync(lock) ? fs.readFileSync(lock, 'utf8').trim() : 0);
+  // Only a real pid: kill(0) or kill(-1) would signal a whole process group or every process.
+  if (Number.isInteger(old) && old > 1 && old !== process.pid && alive(old)) {
     // A newer link from the sender wins: the old one is a link the sender already gave up on.
     log('warn', 'receive: taking over from an older receiver', { pid: old });
     try {
@@ -70,7 +71,8 @@ function takeLock(paths: HomePaths): void {
     while (alive(old) && Date.now() < until) spawnSync('sleep', ['0.05']);
     if (alive(old)) process.kill(old, 'SIGKILL');
   }
-  fs.writeFileSync(lock, String(process.pid));
+  // Atomic: a reader (a newer receiver, a test) never sees the file empty or half written.
+  writeFileAtomic(lock, String(process.pid));
 }
 
 function alive(pid: number): boolean {

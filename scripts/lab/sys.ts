@@ -110,6 +110,8 @@ export async function netnsPids(ns: string): Promise<number[]> {
 
 export function killPids(pids: readonly number[], sig: NodeJS.Signals): void {
   for (const p of pids) {
+    // Never 0 or negative (a process group, or every process), never this process.
+    if (!Number.isInteger(p) || p <= 1 || p === process.pid) continue;
     try {
       process.kill(p, sig);
     } catch {
