@@ -50,10 +50,12 @@ describe('reconcile after lost events (local transport)', () => {
     for (let attempt = 0; attempt < 15; attempt++) {
       const v1 = Buffer.from(`price=100.00 attempt ${attempt}\n`);
       const v2 = Buffer.from(`price=999.99 attempt ${attempt}\n`);
-      // just after a second boundary
-      while (Date.now() % 1000 > 20) await sleep(5);
-      const sec = Math.floor(Date.now() / 1000);
+      // Just after a second boundary, and far enough past it that the kernel's coarse clock,
+      // which stamps mtimes and can trail Date.now() by a tick, has passed it too (CI once had
+      // all 15 attempts straddle the boundary). The second is the file's own.
+      while (Date.now() % 1000 < 40 || Date.now() % 1000 > 80) await sleep(5);
       fs.writeFileSync(M, v1);
+      const sec = Math.floor(fs.statSync(M).mtimeMs / 1000);
       // the stream brings A
       const t = Date.now();
       while (Date.now() - t < 900 && !(fs.existsSync(A) && fs.readFileSync(A).equals(v1))) await sleep(5);
