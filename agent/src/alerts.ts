@@ -16,7 +16,7 @@
 import type { AgentConfig, AgentNotify, AgentStatus } from './contract';
 import { errMsg, log, readJson, writeFileAtomic } from './env';
 import { describeFailures, sendAll, type NotifyMessage, type SendResult } from './notify';
-import { childFailing } from './status';
+import { coldOff } from './status';
 
 export interface AlertState {
   /** What was last announced (or, before any alert, the state first seen). */
@@ -54,24 +54,15 @@ export function protectedBy(s: AgentStatus): string[] {
 }
 
 /**
- * The status as the alerter judges it: a cold mirror that does not answer (its link down or
- * connecting) is powered off by design, the same rule as `tandem status` (docs/operations.md),
- * so it is neither a fault nor in the way of a recovery notice, once it has completed a sync.
- * Without this, a master with a cold mirror powered off stayed DEGRADED for good: no recovery
- * notice, and a later fault of another mirror already "known" raised no alert (found by the
- * double-fault drill). A cold mirror that never completed a sync still counts.
+ * The status as the alerter judges it: without the cold mirrors that are powered off (status.ts
+ * coldOff). buildStatus already leaves them out of health and lastError; here they also leave the
+ * children a recovery notice waits to see in sync, and the faults an alert names. Without this, a
+ * master with a cold mirror powered off stayed DEGRADED for good: no recovery notice, and a later
+ * fault of another mirror already "known" raised no alert (found by the double-fault drill).
  */
 export function withoutColdOff(config: AgentConfig, s: AgentStatus): AgentStatus {
-  const cold = new Set(config.children.filter((c) => c.failover === 'cold').map((c) => c.site));
-  if (cold.size === 0) return s;
-  const off = s.children.filter((c) => cold.has(c.site) && (c.state === 'down' || c.state === 'connecting') && !!c.lastInSyncAt);
-  if (off.length === 0) return s;
-  const children = s.children.filter((c) => !off.includes(c));
-  // status.ts names the first failing child in lastError ("<site>: <error>"): not a cold one that is off.
-  const lastError = off.some((c) => s.lastError === `${c.site}: ${c.lastError}`) ? (children.find((c) => c.lastError && childFailing(c)) ?? null) : undefined;
-  const error = lastError === undefined ? s.lastError : lastError ? `${lastError.site}: ${lastError.lastError}` : null;
-  const degraded = !!error || children.some(childFailing);
-  return { ...s, children, lastError: error, health: degraded ? 'degraded' : 'ok' };
+  const children = s.children.filter((c) => !coldOff(config, c));
+  return children.length === s.children.length ? s : { ...s, children };
 }
 
 const faultKey = (f: string): string => f.replace(/ \(.*$/, '');

@@ -16,6 +16,15 @@ export const STATUS_STALE_MS = 5_000;
 /** A child that makes its feeder's status DEGRADED: its link down or failing, or found different. */
 export const childFailing = (c: ChildStatus): boolean => c.state === 'error' || c.state === 'down' || (c.differences ?? 0) > 0;
 
+/**
+ * A cold mirror that does not answer (its link down or connecting) once it has completed a sync:
+ * powered off by design, so not a fault of its feeder (the same rule as `tandem status`,
+ * docs/operations.md, and the alerter's). One that never synced, or answers with an error, is.
+ */
+export function coldOff(config: AgentConfig | null, c: ChildStatus): boolean {
+  return (c.state === 'down' || c.state === 'connecting') && !!c.lastInSyncAt && !!config?.children.some((k) => k.site === c.site && k.failover === 'cold');
+}
+
 export function buildStatus(config: AgentConfig | null, rs: ReceiverState | null, children: readonly ChildStatus[], running: boolean, daemonError: string | null, now = Date.now()): AgentStatus {
   const role = config?.role ?? 'mirror';
   const active = children.filter((c) => c.state !== 'paused');
@@ -28,10 +37,11 @@ export function buildStatus(config: AgentConfig | null, rs: ReceiverState | null
     if (rs?.through) lagS = Math.max(0, (now - rs.through) / 1000);
     else if (rs?.lastAppliedChangeTime) lagS = Math.max(0, (now - rs.lastAppliedChangeTime) / 1000);
   }
-  const childErr = children.find((c) => c.lastError && childFailing(c));
+  const failing = (c: ChildStatus): boolean => childFailing(c) && !coldOff(config, c);
+  const childErr = children.find((c) => c.lastError && failing(c));
   const recvErr = role === 'mirror' && rs?.lastError ? `receiving: ${rs.lastError}` : null;
   const lastError = daemonError ?? recvErr ?? (childErr ? `${childErr.site}: ${childErr.lastError}` : null);
-  const degraded = !!lastError || children.some(childFailing);
+  const degraded = !!lastError || children.some(failing);
   return {
     site: config?.site ?? '',
     role,

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Alerter } from '../../agent/src/alerts';
+import { buildStatus } from '../../agent/src/status';
 import type { AgentConfig, AgentStatus, ChildStatus } from '../../agent/src/contract';
 import type { NotifyMessage } from '../../agent/src/notify';
 
@@ -30,24 +31,8 @@ const child = (site: string, state: ChildStatus['state'], lastError: string | nu
   lastError,
   lastInSyncAt,
 });
-function st(children: ChildStatus[], t: number): AgentStatus {
-  const bad = children.some((c) => c.state === 'down' || c.state === 'error');
-  const first = children.find((c) => c.lastError && (c.state === 'down' || c.state === 'error'));
-  return {
-    site: 'ny',
-    role: 'master',
-    epoch: 1,
-    agentVersion: 't',
-    updatedAt: new Date(t).toISOString(),
-    running: true,
-    lastAppliedChangeAt: null,
-    lagS: null,
-    inSync: !bad,
-    lastError: first ? `${first.site}: ${first.lastError}` : null, // as status.ts names it
-    health: bad ? 'degraded' : 'ok',
-    children,
-  };
-}
+/** The daemon's own status for these children (status.ts), as the alerter gets it. */
+const st = (cfg: AgentConfig, children: ChildStatus[], t: number): AgentStatus => buildStatus(cfg, null, children, true, null, t);
 
 process.env.TANDEM_QUIET = '1';
 
@@ -65,7 +50,7 @@ describe('Alerter', () => {
   /** Feeds one status a second from t0 to t1 (ms). */
   async function feed(children: ChildStatus[], t0: number, t1: number, a = alerter, cfg = config): Promise<void> {
     for (let t = t0; t <= t1; t += 1000) {
-      a.observe(cfg, st(children, t), t);
+      a.observe(cfg, st(cfg, children, t), t);
       await flush();
     }
   }
