@@ -168,6 +168,84 @@ describe('renderSvg', () => {
   });
 });
 
+/** Columns [x0, x1] a piece of text inks when resvg renders it alone with the report's font. */
+function inkOf(el: XmlElement): [number, number] | null {
+  const anchor = el.attrs['text-anchor'] ? ` text-anchor="${el.attrs['text-anchor']}"` : '';
+  const esc = textOf(el).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const img = rasterize(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="1000" height="20" font-family="'DejaVu Sans', sans-serif" font-size="11"><rect width="1000" height="20" fill="#fff"/><text x="${el.attrs.x}" y="14"${anchor}>${esc}</text></svg>`,
+  );
+  let x0 = -1;
+  let x1 = -1;
+  for (let x = 0; x < img.width; x++) {
+    for (let y = 0; y < img.height; y++) {
+      const i = (y * img.width + x) * 4;
+      if (img.pixels[i] < 200 || img.pixels[i + 1] < 200 || img.pixels[i + 2] < 200) {
+        if (x0 < 0) x0 = x;
+        x1 = x;
+        break;
+      }
+    }
+  }
+  return x0 < 0 ? null : [x0, x1];
+}
+
+describe('mark labels', () => {
+  // Fourteen marks within 3 % of a drill, with long labels: the old three staggered rows overlapped.
+  const crowded = randomResult(31, {
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: '2025-01-01T00:01:00.000Z',
+    events: Array.from({ length: 14 }, (_, i) => ({
+      kind: (['fault', 'detected', 'alert', 'note', 'promoted', 'service-back', 'restored'] as const)[i % 7],
+      at: new Date(Date.parse('2025-01-01T00:00:30.000Z') + i * 120).toISOString(),
+      label: `${['ny', 'chi', 'ams', 'ldn'][i % 4]} event number ${i} with a longer label`,
+    })),
+    steps: [{ name: 'crash ny', at: '2025-01-01T00:00:29.000Z', ms: 1000, ok: true, detail: '' }],
+    lag: [],
+  });
+  const atEnd = randomResult(32, {
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: '2025-01-01T00:00:10.000Z',
+    events: [
+      { kind: 'fault', at: '2025-01-01T00:00:09.800Z', label: 'kill ny at the very end of the drill' },
+      { kind: 'detected', at: '2025-01-01T00:00:09.900Z', label: 'probe says ny is down' },
+      { kind: 'restored', at: '2025-01-01T00:00:10.000Z', label: 'back to the original layout' },
+    ],
+    steps: [{ name: 'crash ny', at: '2025-01-01T00:00:09.000Z', ms: 800, ok: true, detail: '' }],
+    lag: [],
+  });
+  // Twelve marks at the very start of a long drill: no room on the left of their lines.
+  const atStart = randomResult(33, {
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: '2025-01-01T01:00:00.000Z',
+    events: Array.from({ length: 12 }, (_, i) => ({ kind: 'alert' as const, at: new Date(Date.parse('2025-01-01T00:00:00.000Z') + i * 1000).toISOString(), label: `chi down ${i}` })),
+    steps: [{ name: 'crash ny', at: '2025-01-01T00:00:00.000Z', ms: 100, ok: true, detail: '' }],
+    lag: [],
+  });
+  it.each([...SEEDS.map((seed) => [`seed ${seed}`, randomResult(seed)] as const), ['crowded', crowded] as const, ['at the end', atEnd] as const, ['at the start', atStart] as const])(
+    '%s: no label overlaps another (ink measured by resvg), all inside the picture and above the plot',
+    (_name, r) => {
+      const els = all(parseXml(renderSvg(r)));
+      const labels = els.filter((e) => e.name === 'text' && e.attrs.class === 'mark-label');
+      expect(labels).toHaveLength(r.events.length);
+      const firstStep = Math.min(...els.filter((e) => e.attrs.class === 'step').map((e) => Number(e.attrs.y)));
+      const rows = new Map<string, [number, number][]>();
+      for (const l of labels) {
+        const ink = inkOf(l);
+        expect(ink).not.toBeNull();
+        expect(ink![0]).toBeGreaterThanOrEqual(0);
+        expect(ink![1]).toBeLessThan(1000);
+        expect(Number(l.attrs.y)).toBeLessThan(firstStep - 8);
+        rows.set(l.attrs.y, [...(rows.get(l.attrs.y) ?? []), ink!]);
+      }
+      for (const [y, inks] of rows) {
+        inks.sort((a, b) => a[0] - b[0]);
+        for (let i = 1; i < inks.length; i++) expect({ y, starts: inks[i][0] > inks[i - 1][1] }).toEqual({ y, starts: true });
+      }
+    },
+  );
+});
+
 /** Width and height from a PNG's IHDR. */
 function pngSize(b: Buffer): { width: number; height: number } {
   expect(b.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');

@@ -4,7 +4,8 @@
  *
  *   banner: PASSED/FAILED (green/red) with RTO, RPO and records lost against the targets
  *   marks:  fault, detected, promoted, service back, restored (and alerts, notes) as labelled
- *           vertical lines over the whole plot; the RTO span shaded from the fault
+ *           vertical lines over the whole plot, labels in rows so none overlaps another
+ *           (placeLabels); the RTO span shaded from the fault
  *   steps:  one Gantt bar per step, at its start, as long as it took (red when it failed)
  *   lag:    each mirror's lag over the drill, a line per mirror, broken where the lag is unknown
  *           (the mirror was down), with that stretch marked under the chart
@@ -63,6 +64,41 @@ function fit(text: string, px: number, size: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
 
+/** Estimated width of `s` in pixels at `size` (the same ~0.6 em a character as fit). */
+const textWidth = (s: string, size: number): number => s.length * size * 0.6;
+
+export const LABEL_ROW = 14;
+const LABEL_GAP = 1;
+
+/**
+ * Rows and sides for the marks' labels, in time order, so that no two overlap: each label goes
+ * right of its line (left of it near the picture's right edge), else on its other side, in the
+ * first row where it fits, else in a new row (a drill has a handful of marks; the picture grows
+ * a row rather than print one label over another).
+ */
+export function placeLabels(items: readonly { x: number; width: number }[]): { row: number; left: boolean; x0: number; x1: number }[] {
+  const rows: { x0: number; x1: number }[][] = [];
+  const fits = (row: number, x0: number, x1: number) => (rows[row] ?? []).every((b) => x1 + LABEL_GAP <= b.x0 || x0 >= b.x1 + LABEL_GAP);
+  return items.map(({ x, width }) => {
+    const prefersLeft = x + 3 + width > WIDTH - 4;
+    const box = (left: boolean) => (left ? { x0: x - 3 - width, x1: x - 3 } : { x0: x + 3, x1: x + 3 + width });
+    const inside = (left: boolean) => {
+      const b = box(left);
+      return b.x0 >= 0 && b.x1 <= WIDTH;
+    };
+    const sides = (prefersLeft ? [true, false] : [false, true]).filter(inside);
+    if (sides.length === 0) sides.push(prefersLeft);
+    let pick: { row: number; left: boolean } | null = null;
+    for (let row = 0; !pick; row++) {
+      const left = sides.find((l) => fits(row, box(l).x0, box(l).x1));
+      if (left !== undefined) pick = { row, left };
+    }
+    const b = box(pick.left);
+    (rows[pick.row] ??= []).push(b);
+    return { ...pick, ...b };
+  });
+}
+
 function tickStep(spanS: number): number {
   const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400];
   return steps.find((s) => spanS / s <= 10) ?? 86400 * Math.ceil(spanS / 86400 / 10);
@@ -108,7 +144,11 @@ export function renderSvg(r: DrillResult): string {
   const color = (site: string) => SITE_COLORS[sites.indexOf(site) % SITE_COLORS.length];
 
   const marksTop = 74;
-  const plotTop = marksTop + 52;
+  const events = [...r.events].sort((a, b) => ms(a.at) - ms(b.at));
+  const markLabels = events.map((e) => fit(`${MARK_NAMES[e.kind]}${e.label ? `: ${e.label}` : ''}`, 200, 11));
+  const placed = placeLabels(events.map((e, i) => ({ x: sc.x(ms(e.at)), width: textWidth(markLabels[i], 11) })));
+  const labelRows = Math.max(3, ...placed.map((p) => p.row + 1));
+  const plotTop = marksTop + 10 + labelRows * LABEL_ROW;
   const stepsTop = plotTop + 8;
   const lagTop = stepsTop + Math.max(1, r.steps.length) * STEP_LANE + 28;
   const axisY = lagTop + LAG_HEIGHT + 12;
@@ -200,21 +240,19 @@ export function renderSvg(r: DrillResult): string {
     }
   });
 
-  // Marks over everything, labels staggered on three rows so close events stay readable.
-  [...r.events]
-    .sort((a, b) => ms(a.at) - ms(b.at))
-    .forEach((e, i) => {
-      const x = sc.x(ms(e.at));
-      const c = MARK_COLORS[e.kind];
-      const minor = e.kind === 'alert' || e.kind === 'note';
-      const ly = marksTop + 12 + (i % 3) * 14;
-      const label = `${MARK_NAMES[e.kind]}${e.label ? `: ${e.label}` : ''}`;
-      const right = x > PLOT_RIGHT - 160;
-      o.push(
-        `<line class="mark" data-kind="${e.kind}" x1="${n(x)}" y1="${ly + 2}" x2="${n(x)}" y2="${axisY}" stroke="${c}" stroke-width="${minor ? 1 : 2}"${minor ? ' stroke-dasharray="3 3"' : ''}><title>${escapeXml(label)}</title></line>`,
-      );
-      o.push(text(right ? x - 3 : x + 3, ly, fit(label, 200, 11), `fill="${c}"${right ? ' text-anchor="end"' : ''}`));
-    });
+  // Marks over everything, each label in a row where it overlaps no other (placeLabels).
+  events.forEach((e, i) => {
+    const x = sc.x(ms(e.at));
+    const c = MARK_COLORS[e.kind];
+    const minor = e.kind === 'alert' || e.kind === 'note';
+    const ly = marksTop + 12 + placed[i].row * LABEL_ROW;
+    const full = `${MARK_NAMES[e.kind]}${e.label ? `: ${e.label}` : ''}`;
+    o.push(
+      `<line class="mark" data-kind="${e.kind}" x1="${n(x)}" y1="${ly + 2}" x2="${n(x)}" y2="${axisY}" stroke="${c}" stroke-width="${minor ? 1 : 2}"${minor ? ' stroke-dasharray="3 3"' : ''}><title>${escapeXml(full)}</title></line>`,
+    );
+    const left = placed[i].left;
+    o.push(text(left ? x - 3 : x + 3, ly, markLabels[i], `class="mark-label" fill="${c}"${left ? ' text-anchor="end"' : ''}`));
+  });
 
   // Legend.
   sites.forEach((site, i) => {
