@@ -93,15 +93,6 @@ async function faultAndFailover(d: Drill, fault: () => Promise<string>, label: s
 }
 
 /** Waits for the master's agent to report a child down (what its alerts are made from). */
-/** What a host's alerter last announced (agent/src/alerts.ts, state/alerts.json); null when unreadable or none yet. */
-async function alertState(d: Drill, site: string): Promise<{ announced: string; faults: string[]; lastSentAt: string | null } | null> {
-  try {
-    return JSON.parse(await d.exec(site, 'cat /var/lib/tandem/state/alerts.json', 3000)) as { announced: string; faults: string[]; lastSentAt: string | null };
-  } catch {
-    return null;
-  }
-}
-
 async function waitDetected(d: Drill, master: string, child: string, timeoutMs = 20_000): Promise<number | null> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -313,8 +304,12 @@ export const SCENARIO_LIST: readonly Scenario[] = [
         async () => {
           const until = Date.now() + 60_000;
           for (;;) {
-            const a = await alertState(d, m.site);
-            if (!a) return 'nothing announced yet';
+            let a: { announced: string; faults: string[] };
+            try {
+              a = JSON.parse(await d.exec(m.site, 'cat /var/lib/tandem/state/alerts.json', 3000)) as typeof a;
+            } catch {
+              return 'nothing announced yet';
+            }
             if (a.announced !== 'degraded') return `announced ${a.announced}`;
             if (Date.now() > until) throw new Error(`${m.site}'s alerter still announces DEGRADED after 60 s (${a.faults.join('; ')}): a new fault would raise no alert`);
             await sleep(500);
@@ -338,8 +333,12 @@ export const SCENARIO_LIST: readonly Scenario[] = [
           if (!s.topology.notify || (!s.topology.notify.webhooks.length && !s.topology.notify.email)) return null;
           const until = Date.now() + 30_000;
           while (Date.now() < until) {
-            const a = await alertState(d, m.site);
-            if (a && a.announced === 'degraded' && a.lastSentAt && Date.parse(a.lastSentAt) >= firstAt - 1000 && a.faults.some((x) => x.includes(v.site))) return a;
+            try {
+              const a = JSON.parse(await d.exec(m.site, 'cat /var/lib/tandem/state/alerts.json', 3000)) as { announced: string; faults: string[]; lastSentAt: string | null };
+              if (a.announced === 'degraded' && a.lastSentAt && Date.parse(a.lastSentAt) >= firstAt - 1000 && a.faults.some((x) => x.includes(v.site))) return a;
+            } catch {
+              /* not yet */
+            }
             await sleep(250);
           }
           return undefined;

@@ -7,7 +7,7 @@
  * mirroring policy, as the master's tree is the model:
  *   - when status first says in sync, no entry may be missing, extra, of another type or mode, or
  *     point elsewhere; a file may still differ in CONTENT only where the documented limits of the
- *     change feed explain it (README, "Mirroring"; fsops.ts contentLimits): a pwrite (a write into the
+ *     change feed explain it (README, "Mirroring"; fsops.ts pwritten): a pwrite (a write into the
  *     middle of a file that grew in the same tick goes out as an append), or a write through a
  *     hard link name that went before the agent read it (the other names get no event). Each is
  *     printed with its path. (Until 2026-12-03 any content difference was let through: seeds 1
@@ -20,7 +20,7 @@
  * The lab run with ssh, rsync and a relay is `npm run test:differential` and bench/differential.ts.
  */
 import * as fs from 'fs';
-import { OpGen, formatDiffs, formatOps, contentLimits } from '../support/fsops';
+import { OpGen, formatDiffs, formatOps, pwritten } from '../support/fsops';
 import { runLocal } from '../support/difflocal';
 import { agentBundle } from './helpers';
 
@@ -50,7 +50,7 @@ describe.each(SEEDS.map((s) => [s]))('seed %i', (seed) => {
     };
     if (seed === RANDOM_SEED) process.stderr.write(`random seed ${seed} (DIFFLOCAL_SEED=${seed} repeats it)\n`);
     expect({ outcome: r.outcome, why: r.outcome === 'never-in-sync' ? fail('status never said in sync') : '' }).toEqual({ outcome: expect.stringMatching(/^(pass|differs)$/), why: '' });
-    const limit = contentLimits(ops);
+    const limit = pwritten(ops);
     const content = r.diffs.filter((d) => d.what === 'content');
     if (content.length)
       process.stderr.write(

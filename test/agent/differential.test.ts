@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describeLab, useLab } from '../support/lab';
-import { DIFF_SITES, Op, OpGen, SettleResult, applyOps, buildAgentAt, describeRun, observeLab, contentLimits, repairLab, settle, startMirroring } from '../support/fsops';
+import { DIFF_SITES, Op, OpGen, SettleResult, applyOps, buildAgentAt, describeRun, observeLab, pwritten, repairLab, settle, startMirroring } from '../support/fsops';
 
 jest.setTimeout(120_000);
 
@@ -322,7 +322,7 @@ describeLab('differential: random filesystem operations on the master, every mir
     fs.mkdirSync(dir);
     const ops = new OpGen(seed, { maxEntries: 1500, maxFileBytes: 128 * 1024, maxTreeDirs: 50 }).take(OPS_PER_SEED);
     const applied = await applyOps(dir, ops, RATE, 30_000);
-    const limit = contentLimits(ops);
+    const limit = pwritten(ops);
     const outside = new Set<string>();
     const r = await settle({
       customer: C,
@@ -332,7 +332,7 @@ describeLab('differential: random filesystem operations on the master, every mir
       timeoutMs: 60_000,
       // Content only (never presence, type, mode or target), repaired by the online verify. The
       // local differential (npm test) fails on content outside the documented limits (fsops.ts
-      // contentLimits); here such a difference is printed loudly but waited for. This lab adds the
+      // pwritten); here such a difference is printed loudly but waited for. This lab adds the
       // relay and rsync's reconciles, whose timing under load the model does not cover: one run on
       // a loaded machine (2026-12-03) failed seed 1 under the strict rule, its details not kept,
       // and 4 reruns passed (README, Differential tests).

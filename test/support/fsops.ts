@@ -1181,7 +1181,7 @@ export interface SettleOptions {
   readonly lieGraceMs?: number;
   /**
    * Differences status may hide for a while: the documented limit of the change feed (see
-   * contentLimits). While every difference left is one of these, settle waits up to verifyTimeoutMs
+   * pwritten). While every difference left is one of these, settle waits up to verifyTimeoutMs
    * (default 150 s: the lab agents verify every 60 s) for the online verify to repair them.
    */
   readonly explained?: (d: Diff) => boolean;
@@ -1201,7 +1201,7 @@ export interface SettleOptions {
  *   to the directory of the name written through, so the file's other names get no event, and
  *   the agent never saw the name as a link. Every other name of the file counts.
  */
-export function contentLimits(ops: readonly Op[]): Set<string> {
+export function pwritten(ops: readonly Op[]): Set<string> {
   let names = new Set<string>();
   // The names of each hard-linked file seen so far, and the names written through.
   let groups: { names: Set<string>; written: Set<string> }[] = [];
