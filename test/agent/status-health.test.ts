@@ -6,29 +6,9 @@
  */
 import { buildStatus, coldOff } from '../../agent/src/status';
 import type { AgentConfig, ChildStatus } from '../../agent/src/contract';
+import { masterConfig } from '../support/agent-config';
 
-const config = (cold: string[]): AgentConfig => ({
-  version: 1,
-  customer: 'acme',
-  site: 'ny',
-  role: 'master',
-  epoch: 1,
-  dataDir: '/d',
-  exclude: [],
-  feedFrom: null,
-  feedFromAddress: null,
-  children: ['chi', 'ldn'].map((site) => ({
-    site,
-    address: 'x',
-    sshPort: 22,
-    hostKey: 'k',
-    syncIntervalS: 0,
-    bandwidthMbit: null,
-    failover: cold.includes(site) ? ('cold' as const) : ('hot' as const),
-  })),
-  paused: false,
-  pausedChildren: [],
-});
+const config = (cold: string[]): AgentConfig => masterConfig(['chi', 'ldn'], cold);
 const synced = '2026-12-03T10:00:00.000Z';
 const child = (site: string, state: ChildStatus['state'], lastError: string | null = null, lastInSyncAt: string | null = synced): ChildStatus => ({
   site,

@@ -4,24 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Alerter } from '../../agent/src/alerts';
 import { buildStatus } from '../../agent/src/status';
+import { masterConfig } from '../support/agent-config';
 import type { AgentConfig, AgentStatus, ChildStatus } from '../../agent/src/contract';
 import type { NotifyMessage } from '../../agent/src/notify';
 
-const config: AgentConfig = {
-  version: 1,
-  customer: 'acme',
-  site: 'ny',
-  role: 'master',
-  epoch: 1,
-  dataDir: '/d',
-  exclude: [],
-  feedFrom: null,
-  feedFromAddress: null,
-  children: ['chi', 'ams', 'ldn'].map((site) => ({ site, address: 'x', sshPort: 22, hostKey: 'k', syncIntervalS: 0, bandwidthMbit: null, failover: 'hot' as const })),
-  paused: false,
-  pausedChildren: [],
-  notify: { webhooks: [{ url: 'http://127.0.0.1:9/x' }], email: null, reminderMin: 60 },
-};
+const config: AgentConfig = masterConfig(['chi', 'ams', 'ldn'], [], { notify: { webhooks: [{ url: 'http://127.0.0.1:9/x' }], email: null, reminderMin: 60 } });
 const child = (site: string, state: ChildStatus['state'], lastError: string | null = null, lastInSyncAt: string | null = null): ChildStatus => ({
   site,
   state,
